@@ -1,0 +1,115 @@
+"""The `recsys` command: one subcommand per job, each a function tests can call.
+
+    recsys data summary --dataset movielens-100k --split temporal
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+
+from pipelines import env as _env  # noqa: F401  (before tensorflow)
+from pipelines.config import ConfigError, DataConfig, load_config
+
+log = logging.getLogger("recsys")
+
+
+@dataclasses.dataclass
+class DataJobConfig:
+    """Config of the data jobs.
+
+    Attributes:
+      data: Which data and split.
+    """
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+
+
+# configs/<stem>.toml -> the config class it fills (a test parses every file).
+CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig}
+
+
+def _add_config_options(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
+    parser.add_argument("--config", default=default_config, help="TOML config file (see configs/)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override one config value, e.g. --set data.seed=7 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--dataset", choices=("movielens-100k", "movielens-latest-small"),
+                        help="shorthand for --set data.dataset=...")  # fmt: skip
+    parser.add_argument("--split", choices=("random", "temporal"), help="shorthand for --set data.split=...")
+    parser.add_argument(
+        "--movielens-dir",
+        help="folder with ml-100k/ and/or ml-latest-small.zip (default: $RECSYS_MOVIELENS_DIR; "
+        "empty: TFDS downloads)",
+    )
+
+
+def _config(cls, args: argparse.Namespace):
+    overrides = list(args.overrides)
+    for flag, key in (("dataset", "dataset"), ("split", "split"), ("movielens_dir", "movielens_dir")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.append(f"data.{key}={json.dumps(value)}")
+    return load_config(cls, args.config, overrides)
+
+
+def cmd_data_summary(args: argparse.Namespace) -> int:
+    """Prints (and optionally writes) ratings, users, movies, split sizes, histogram, time range."""
+    from pipelines import data, splits, summary
+
+    cfg = _config(DataJobConfig, args)
+    movielens = data.load(cfg.data)
+    split = splits.make_split(movielens.ratings, cfg.data)
+    result = summary.summarize(movielens, split, cfg.data.split)
+    markdown = summary.to_markdown(result)
+    print(markdown, end="")
+    if args.output:
+        os.makedirs(args.output, exist_ok=True)
+        stem = os.path.join(args.output, f"summary-{cfg.data.dataset}-{cfg.data.split}")
+        with open(stem + ".json", "w") as f:
+            json.dump(result, f, indent=2)
+        with open(stem + ".md", "w") as f:
+            f.write(markdown)
+        log.info("wrote %s.json and %s.md", stem, stem)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recsys", description="Two-stage MovieLens recommender on TensorFlow Recommenders."
+    )
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    jobs = parser.add_subparsers(dest="job", required=True, metavar="JOB")
+
+    data_parser = jobs.add_parser("data", help="inspect the data")
+    data_jobs = data_parser.add_subparsers(dest="data_job", required=True, metavar="DATA_JOB")
+    summary_parser = data_jobs.add_parser(
+        "summary", help="ratings, users, movies, split sizes, rating histogram, time range"
+    )
+    _add_config_options(summary_parser, default_config=None)
+    summary_parser.add_argument("--output", help="also write summary-<dataset>-<split>.{json,md} here")
+    summary_parser.set_defaults(handler=cmd_data_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `recsys` console script; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("absl").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
+    from pipelines.tfds_local import DataError
+
+    try:
+        return args.handler(args)
+    except (ConfigError, DataError, FileNotFoundError) as e:
+        print(f"recsys: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""MovieLens through TensorFlow Datasets, as numpy columns keyed by feature name.
+
+Three ways in, one result:
+  * online: plain `tfds.load("movielens/100k-ratings")` (and `-movies`);
+  * offline 100K: TFDS's builder reading an extracted `ml-100k` folder (`tfds_local`);
+  * offline latest-small: TFDS's own builder with `manual_dir` holding the official
+    `ml-latest-small.zip` (TFDS checks its checksum as usual).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from pipelines import features as F
+from pipelines.config import DataConfig
+from pipelines.tfds_local import DataError, MovielensLocal, fingerprint, validate_ml_100k
+
+log = logging.getLogger(__name__)
+
+Columns = dict[str, np.ndarray]
+
+# dataset name -> TFDS config prefix
+TFDS_CONFIGS = {"movielens-100k": "100k", "movielens-latest-small": "latest-small"}
+_LATEST_SMALL_ZIP = "ml-latest-small.zip"
+
+
+@dataclasses.dataclass(frozen=True)
+class MovieLens:
+    """One MovieLens dataset.
+
+    Attributes:
+      name: Dataset name, e.g. "movielens-100k".
+      ratings: One row per rating, columns named by `features` (strings as `str`,
+        `movie_genres` as a [n, len(GENRES)] float32 multi-hot), sorted by
+        (user_id, timestamp, movie_id) so row order never depends on TFDS's shuffling.
+      movies: The movie table (`movie_id`, `movie_title`, `movie_genres`), sorted by id.
+      has_demographics: Whether the user features of `features.DEMOGRAPHIC_FEATURES` exist.
+    """
+
+    name: str
+    ratings: Columns
+    movies: Columns
+    has_demographics: bool
+
+    @property
+    def num_ratings(self) -> int:
+        return len(self.ratings[F.USER_ID.name])
+
+
+def load(cfg: DataConfig) -> MovieLens:
+    """Loads ratings and movies of `cfg.dataset` through TFDS (see module docstring).
+
+    Raises:
+      DataError: the configured folder or file is missing or malformed; the message
+        names the path tried and how to provide data.
+    """
+    prefix = TFDS_CONFIGS[cfg.dataset]
+    ratings_builder = _builder(cfg, f"{prefix}-ratings")
+    movies_builder = _builder(cfg, f"{prefix}-movies")
+    ratings = _sort_ratings(_read(ratings_builder))
+    movies = _read(movies_builder)
+    order = np.argsort(id_sort_keys(movies[F.MOVIE_ID.name]), kind="stable")
+    movies = {k: v[order] for k, v in movies.items()}
+    has_demographics = F.USER_GENDER.name in ratings
+    log.info("%s: %d ratings, %d movies", cfg.dataset, len(ratings[F.USER_ID.name]), len(order))
+    return MovieLens(cfg.dataset, ratings, movies, has_demographics)
+
+
+def take(columns: Columns, rows: np.ndarray) -> Columns:
+    """The given rows of every column."""
+    return {name: values[rows] for name, values in columns.items()}
+
+
+def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
+    """A prepared TFDS builder for `movielens/<tfds_config>` from the configured source."""
+    data_dir = os.path.expanduser(cfg.tfds_data_dir) or None
+    source = cfg.resolved_movielens_dir()
+    if not source:
+        builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
+        builder.download_and_prepare()
+        return builder
+    if not os.path.isdir(source):
+        raise DataError(
+            f"MovieLens folder {source!r} does not exist. Set --movielens-dir / "
+            "RECSYS_MOVIELENS_DIR to a folder holding ml-100k/ and/or ml-latest-small.zip, "
+            "or leave both empty to let TFDS download the data."
+        )
+    if tfds_config.startswith("100k"):
+        folder = source if os.path.isfile(os.path.join(source, "u.data")) else os.path.join(source, "ml-100k")
+        validate_ml_100k(folder)
+        cache = os.path.join(data_dir or tfds.core.constants.DATA_DIR, f"local-{fingerprint(folder)}")
+        builder = MovielensLocal(config=tfds_config, data_dir=os.path.expanduser(cache))
+        manual_dir = folder
+    else:
+        if not os.path.isfile(os.path.join(source, _LATEST_SMALL_ZIP)):
+            raise DataError(
+                f"{os.path.join(source, _LATEST_SMALL_ZIP)!r} does not exist. Put the official "
+                "ml-latest-small.zip (https://grouplens.org/datasets/movielens/latest/) there."
+            )
+        builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
+        manual_dir = source
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    except tfds.download.NonMatchingChecksumError as e:
+        raise DataError(f"{manual_dir}: not the official MovieLens archive (checksum differs): {e}") from None
+    return builder
+
+
+def _read(builder: tfds.core.DatasetBuilder) -> Columns:
+    """All examples of the builder's train split as numpy columns."""
+    num_genres = builder.info.features[F.MOVIE_GENRES.name].feature.num_classes
+    if num_genres != len(F.GENRES):
+        raise DataError(f"TFDS has {num_genres} genres, features.GENRES {len(F.GENRES)}")
+
+    def multi_hot(example):
+        genres = tf.one_hot(example[F.MOVIE_GENRES.name], num_genres, dtype=tf.float32)
+        return {**example, F.MOVIE_GENRES.name: tf.minimum(tf.reduce_sum(genres, axis=0), 1.0)}
+
+    dataset = builder.as_dataset(split="train").map(multi_hot).batch(50_000)
+    batches = list(tfds.as_numpy(dataset))
+    columns = {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+    for name, values in columns.items():
+        if values.dtype == object:  # tf.string arrives as bytes
+            columns[name] = np.array([v.decode("utf-8") for v in values], dtype=object)
+    return columns
+
+
+def _sort_ratings(ratings: Columns) -> Columns:
+    order = np.lexsort(
+        [
+            id_sort_keys(ratings[F.MOVIE_ID.name]),
+            ratings[F.TIMESTAMP.name],
+            id_sort_keys(ratings[F.USER_ID.name]),
+        ]
+    )
+    return take(ratings, order)
+
+
+def id_sort_keys(ids: np.ndarray) -> np.ndarray:
+    """Sort keys for string ids: numeric order when every id is a number, else text order."""
+    if all(i.isdigit() for i in ids):
+        return ids.astype(np.int64)
+    return ids.astype(str)

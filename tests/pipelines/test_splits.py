@@ -1,0 +1,38 @@
+"""Random and temporal splits on hand-made cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines import splits
+
+
+def test_random_split_sizes_cover_and_determinism():
+    a = splits.random_split(1000, seed=3, test_fraction=0.2, validation_fraction=0.1)
+    assert (len(a.train), len(a.validation), len(a.test)) == (720, 80, 200)
+    together = np.concatenate([a.train, a.validation, a.test])
+    assert sorted(together) == list(range(1000))
+    b = splits.random_split(1000, seed=3, test_fraction=0.2, validation_fraction=0.1)
+    c = splits.random_split(1000, seed=4, test_fraction=0.2, validation_fraction=0.1)
+    assert np.array_equal(a.test, b.test)
+    assert not np.array_equal(a.test, c.test)
+
+
+def test_temporal_split_hand_made_case():
+    # row: user, time, movie
+    rows = [
+        ("u1", 10, "5"),   # 0
+        ("u1", 30, "2"),   # 1  tie at t=30 with row 2: movie "2" < "10" numerically
+        ("u1", 30, "10"),  # 2  -> last of u1: test
+        ("u1", 20, "7"),   # 3
+        ("u2", 5, "1"),    # 4  u2 has 2 ratings: all train
+        ("u2", 6, "3"),    # 5
+        ("u3", 1, "9"),    # 6
+        ("u3", 2, "8"),    # 7  validation
+        ("u3", 3, "4"),    # 8  test
+    ]  # fmt: skip
+    users, times, movies = (np.array(c, dtype=object) for c in zip(*rows))
+    s = splits.temporal_split(users, times.astype(np.int64), movies)
+    assert list(s.test) == [2, 8]
+    assert list(s.validation) == [1, 7]
+    assert list(s.train) == [0, 3, 4, 5, 6]
