@@ -14,6 +14,7 @@ import sys
 
 from pipelines import env as _env  # noqa: F401  (before tensorflow)
 from pipelines.config import ConfigError, DataConfig, load_config
+from retrieval.config import RetrievalConfig
 
 log = logging.getLogger("recsys")
 
@@ -30,11 +31,14 @@ class DataJobConfig:
 
 
 # configs/<stem>.toml -> the config class it fills (a test parses every file).
-CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig}
+CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig, "retrieval": RetrievalConfig}
 
 
 def _add_config_options(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
-    parser.add_argument("--config", default=default_config, help="TOML config file (see configs/)")
+    parser.add_argument(
+        "--config", action="append", default=[default_config] if default_config else [],
+        help="TOML config file (see configs/); repeat to layer files, later ones win",
+    )  # fmt: skip
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override one config value, e.g. --set data.seed=7 (repeatable)",
@@ -79,6 +83,34 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_retrieval(args: argparse.Namespace) -> int:
+    """Trains the two-tower model, evaluates it on the test part, exports both indexes."""
+    from retrieval import train
+
+    train.main(_config(RetrievalConfig, args))
+    return 0
+
+
+def cmd_benchmark_retrieval(args: argparse.Namespace) -> int:
+    """Our model, popularity and the TFRS tutorial model on both splits; ScaNN vs brute force."""
+    from benchmarks import retrieval_quality
+
+    retrieval_quality.run(_config(RetrievalConfig, args), args.output)
+    return 0
+
+
+def cmd_tune_index(args: argparse.Namespace) -> int:
+    """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
+    from retrieval import tune
+
+    cfg = _config(RetrievalConfig, args)
+    result = tune.tune(cfg.run_dir, args.output, k=args.k, target=args.target)
+    print(tune.to_markdown(result), end="")
+    if not result["met"]:
+        log.warning("no setting reached recall %.2f; wrote the best found to %s", args.target, args.output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recsys", description="Two-stage MovieLens recommender on TensorFlow Recommenders."
@@ -94,6 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(summary_parser, default_config=None)
     summary_parser.add_argument("--output", help="also write summary-<dataset>-<split>.{json,md} here")
     summary_parser.set_defaults(handler=cmd_data_summary)
+
+    train_parser = jobs.add_parser("train", help="train, evaluate and export a model")
+    train_jobs = train_parser.add_subparsers(dest="train_job", required=True, metavar="MODEL")
+    retrieval_parser = train_jobs.add_parser(
+        "retrieval", help="two-tower retrieval model; exports models/retrieval{,_bruteforce}/<version>"
+    )
+    _add_config_options(retrieval_parser)
+    retrieval_parser.set_defaults(handler=cmd_train_retrieval)
+
+    bench_parser = jobs.add_parser("benchmark", help="measure models against peers, side by side")
+    bench_jobs = bench_parser.add_subparsers(dest="bench_job", required=True, metavar="MODEL")
+    bench_retrieval = bench_jobs.add_parser(
+        "retrieval", help="three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force"
+    )
+    _add_config_options(bench_retrieval)
+    bench_retrieval.add_argument("--output", default="benchmarks/results", help="folder for retrieval.{json,md}")
+    bench_retrieval.set_defaults(handler=cmd_benchmark_retrieval)
+
+    tune_parser = jobs.add_parser("tune-index", help="cheapest ScaNN setting meeting a recall target")
+    _add_config_options(tune_parser)
+    tune_parser.add_argument("--k", type=int, default=10, help="recall@k against brute force (default 10)")
+    tune_parser.add_argument("--target", type=float, default=0.95, help="recall target (default 0.95)")
+    tune_parser.add_argument("--output", default="results/index-tuned.toml",
+                             help="TOML [index] file to write (plus .json and .md beside it)")  # fmt: skip
+    tune_parser.set_defaults(handler=cmd_tune_index)
     return parser
 
 

@@ -78,12 +78,12 @@ class DataConfig:
         return self.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
 
 
-def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides=()) -> T:
-    """Builds `cls` from its defaults, then a TOML file, then `key.sub=value` overrides.
+def load_config(cls: type[T], paths=None, overrides=()) -> T:
+    """Builds `cls` from its defaults, then TOML files in order, then `key.sub=value` overrides.
 
     Args:
       cls: A dataclass type whose fields are scalars, tuples or nested dataclasses.
-      path: Optional TOML file.
+      paths: Optional TOML file, or a list of them; later files override earlier ones.
       overrides: Strings `dotted.key=value`; the value is read as TOML
         (`5`, `0.1`, `true`, `[64, 32]`, `"text"`) or, failing that, as a bare string.
 
@@ -94,10 +94,12 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides=(
       ConfigError: on a missing or unparsable file, an unknown key, or a wrong type.
     """
     values: dict[str, Any] = {}
-    if path:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    for path in paths or ():
         try:
             with open(path, "rb") as f:
-                values = tomllib.load(f)
+                _merge(values, tomllib.load(f))
         except FileNotFoundError:
             raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
         except tomllib.TOMLDecodeError as e:
@@ -128,6 +130,14 @@ def save_config(config: Any, path: str | os.PathLike) -> None:
         f.write("\n")
 
 
+def _merge(into: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
 def _parse_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -135,27 +145,29 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
-def _build(cls: type[T], values: dict[str, Any], prefix: str) -> T:
+def _build(cls: type[T], values: dict[str, Any], prefix: str, base: Any = None) -> T:
+    """`base` (default: `cls()`) with `values` applied; nested tables keep their parent's defaults."""
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table, got {values!r}")
+    base = cls() if base is None else base
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
     if unknown:
         raise ConfigError(
             f"unknown config key {prefix + unknown[0]!r} in {cls.__name__}; "
             f"known keys: {', '.join(prefix + k for k in fields)}"
         )
-    kwargs = {}
+    changes = {}
     for name, value in values.items():
         hint = hints[name]
         key = prefix + name
         if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, value, prefix=key + ".")
+            changes[name] = _build(hint, value, prefix=key + ".", base=getattr(base, name))
         else:
-            kwargs[name] = _coerce(key, hint, value)
+            changes[name] = _coerce(key, hint, value)
     try:
-        return cls(**kwargs)
+        return dataclasses.replace(base, **changes)
     except ConfigError:
         raise
     except (TypeError, ValueError) as e:

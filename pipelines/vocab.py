@@ -30,6 +30,8 @@ class Vocabularies:
       user_occupation_text: Occupations of training users (empty without demographics).
       zip_prefix: Zip prefixes (features.zip_prefix) of training users.
       title_tokens: Title tokens as Keras TextVectorization splits them, most frequent first.
+      numeric_stats: Feature name -> (mean, variance) over the training split, for the
+        numeric features (`timestamp`, and `raw_user_age` with demographics).
       genres: The fixed genre list (features.GENRES).
     """
 
@@ -38,7 +40,30 @@ class Vocabularies:
     user_occupation_text: tuple[str, ...]
     zip_prefix: tuple[str, ...]
     title_tokens: tuple[str, ...]
+    numeric_stats: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     genres: tuple[str, ...] = F.GENRES
+
+    @property
+    def has_demographics(self) -> bool:
+        return bool(self.user_occupation_text)
+
+    def write_files(self, directory: str) -> dict[str, str]:
+        """Writes one text file per vocabulary (a value per line) for lookup layers.
+
+        Lookup layers built from these files carry them into a SavedModel as assets.
+
+        Returns:
+          Vocabulary name -> file path, for the non-empty vocabularies.
+        """
+        os.makedirs(directory, exist_ok=True)
+        paths = {}
+        for name in ("user_id", "movie_id", "user_occupation_text", "zip_prefix", "title_tokens"):
+            values = getattr(self, name)
+            if values:
+                paths[name] = os.path.join(directory, f"{name}.txt")
+                with open(paths[name], "w", encoding="utf-8") as f:
+                    f.write("\n".join(values) + "\n")
+        return paths
 
     def save(self, directory: str) -> str:
         """Writes `vocabularies.json` into `directory`; returns its path."""
@@ -53,7 +78,9 @@ class Vocabularies:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path} does not exist: train a model first (recsys train ...)")
         with open(path) as f:
-            return cls(**{k: tuple(v) for k, v in json.load(f).items()})
+            raw = json.load(f)
+        stats = {k: tuple(v) for k, v in raw.pop("numeric_stats", {}).items()}
+        return cls(**{k: tuple(v) for k, v in raw.items()}, numeric_stats=stats)
 
 
 def build(train: Columns) -> Vocabularies:
@@ -68,12 +95,19 @@ def build(train: Columns) -> Vocabularies:
     zips = (
         tuple(sorted({F.zip_prefix(z) for z in train[F.USER_ZIP_CODE.name]})) if has_demographics else ()
     )
+    numeric = [F.TIMESTAMP.name] + ([F.RAW_USER_AGE.name] if has_demographics else [])
+    stats = {
+        name: (float(np.mean(train[name].astype(np.float64))), float(np.var(train[name].astype(np.float64))))
+        for name in numeric
+        if name in train
+    }
     return Vocabularies(
         user_id=ids(F.USER_ID.name),
         movie_id=ids(F.MOVIE_ID.name),
         user_occupation_text=occupations,
         zip_prefix=zips,
         title_tokens=title_tokens(np.unique(train[F.MOVIE_TITLE.name])),
+        numeric_stats=stats,
     )
 
 

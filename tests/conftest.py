@@ -36,3 +36,27 @@ def shared_movielens_dir() -> str:
             "holding ml-100k/ to run the integration tests"
         )
     return folder
+
+
+def tiny_retrieval_overrides(tiny: movielens_fixture.TinyMovieLens, tfds_dir: str, out: pathlib.Path) -> list[str]:
+    """`--set` overrides that make the retrieval pipeline run in seconds on tiny data."""
+    return [
+        f"data.movielens_dir={tiny.folder}", f"data.tfds_data_dir={tfds_dir}", "data.split=temporal",
+        "data.history_length=3", "model.hidden_layers=[16]", "model.output_dim=8",
+        "model.id_embedding_dim=8", "model.feature_embedding_dim=4", "trainer.epochs=2",
+        "trainer.batch_size=16", "trainer.tensorboard=false", "trainer.monitor_k=5", "index.k=5",
+        "index.num_leaves=2", "index.num_leaves_to_search=2", "index.num_reordering_candidates=10",
+        f"run_dir={out / 'run'}", f"export_dir={out / 'models'}",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def trained_retrieval(tiny_movielens, tfds_cache, tmp_path_factory):
+    """Runs `recsys train retrieval`'s main() once on tiny data; returns (config, result)."""
+    from pipelines.config import load_config
+    from retrieval import train
+    from retrieval.config import RetrievalConfig
+
+    out = tmp_path_factory.mktemp("retrieval")
+    cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, out))
+    return cfg, train.main(cfg)

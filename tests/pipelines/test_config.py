@@ -75,3 +75,17 @@ def test_every_shipped_config_file_parses():
     assert files, "configs/ has no TOML files"
     for path in files:
         load_config(CONFIG_CLASSES[path.stem], path)
+
+
+@dataclasses.dataclass
+class WithNestedDefault:
+    """Attributes: data: a nested default that differs from DataConfig's own."""
+
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(split="temporal"))
+
+
+def test_partial_nested_table_keeps_the_parents_default(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[data]\nseed = 3\n")
+    cfg = load_config(WithNestedDefault, path)
+    assert (cfg.data.split, cfg.data.seed) == ("temporal", 3)

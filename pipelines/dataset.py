@@ -1,0 +1,84 @@
+"""Data ready for training: split, history, vocabularies, tf.data pipelines."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import data, history, splits, vocab
+from pipelines import features as F
+from pipelines.config import DataConfig
+from pipelines.data import Columns
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A dataset, split and preprocessed for training.
+
+    Attributes:
+      movielens: The loaded dataset (ratings sorted by user, time, movie).
+      split: Row indices of each part.
+      parts: "train" / "validation" / "test" columns, with `recent_movie_ids`
+        ([n, history_length], from non-test ratings strictly before each rating).
+      vocab: Vocabularies and numeric statistics of the train part only.
+      movie_index: Movie id -> row of `movielens.movies` (the catalogue).
+    """
+
+    movielens: data.MovieLens
+    split: splits.Split
+    parts: dict[str, Columns]
+    vocab: vocab.Vocabularies
+    movie_index: dict[str, int]
+
+    @property
+    def catalogue(self) -> Columns:
+        return self.movielens.movies
+
+    def catalogue_rows(self, movie_ids: np.ndarray) -> np.ndarray:
+        """[n] int catalogue rows of movie ids (every rated movie is in the catalogue)."""
+        return np.array([self.movie_index[m] for m in movie_ids], dtype=np.int64)
+
+
+def prepare(cfg: DataConfig) -> Prepared:
+    """Loads, splits, adds history and builds the training-split vocabularies."""
+    movielens = data.load(cfg)
+    split = splits.make_split(movielens.ratings, cfg)
+    visible = np.ones(movielens.num_ratings, dtype=bool)
+    visible[split.test] = False
+    ratings = dict(movielens.ratings)
+    ratings[F.RECENT_MOVIE_IDS.name] = history.recent_history(ratings, visible, cfg.history_length)
+    parts = splits.split_columns(ratings, split)
+    log.info("split %s: %s", cfg.split, {k: len(v[F.USER_ID.name]) for k, v in parts.items()})
+    movie_index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
+    return Prepared(movielens, split, parts, vocab.build(parts["train"]), movie_index)
+
+
+def seen_movies(query_users: np.ndarray, *references: Columns, movie_index: dict[str, int]) -> list[np.ndarray]:
+    """Catalogue rows each query's user rated in `references` (e.g. train, validation)."""
+    by_user: dict[str, list[int]] = {}
+    for columns in references:
+        for user, movie in zip(columns[F.USER_ID.name], columns[F.MOVIE_ID.name]):
+            by_user.setdefault(user, []).append(movie_index[movie])
+    empty = np.zeros(0, dtype=np.int64)
+    cache = {u: np.unique(np.array(m, dtype=np.int64)) for u, m in by_user.items()}
+    return [cache.get(u, empty) for u in query_users]
+
+
+def to_tf_dataset(columns: Columns, names, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batches of the named columns; shuffled each epoch with a fixed seed when given."""
+    tensors = {n: _as_tensor(columns[n]) for n in names}
+    dataset = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(columns[names[0]]), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _as_tensor(values: np.ndarray) -> tf.Tensor:
+    if values.dtype == object:
+        return tf.constant(values.astype(str).tolist() if values.ndim else str(values), dtype=tf.string)
+    return tf.constant(values)

@@ -1,0 +1,145 @@
+"""Typed config of the retrieval pipeline (`configs/retrieval.toml` fills it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipelines.config import ConfigError, DataConfig
+
+
+@dataclasses.dataclass
+class TowerConfig:
+    """Both towers' shape and which features they use.
+
+    Attributes:
+      id_embedding_dim: Size of the user-id and movie-id embeddings.
+      feature_embedding_dim: Size of the other categorical and text embeddings.
+      hidden_layers: Dense ReLU layers of each tower, before the output layer.
+      output_dim: Size d of the query and candidate embeddings.
+      dropout: Dropout after each hidden layer.
+      l2: L2 penalty on the embedding tables and dense kernels.
+      normalize: L2-normalise both embeddings (cosine similarity; pair with a temperature).
+      use_demographics: Query tower reads age, gender, occupation and zip prefix.
+      use_time: Query tower reads the request time (`timestamp`).
+      use_history: Query tower reads `recent_movie_ids` (mean of their movie-id embeddings).
+      use_title: Candidate tower reads title tokens.
+      use_genres: Candidate tower reads genres.
+    """
+
+    id_embedding_dim: int = 32
+    feature_embedding_dim: int = 16
+    hidden_layers: tuple[int, ...] = (128,)
+    output_dim: int = 64
+    dropout: float = 0.1
+    l2: float = 0.0
+    normalize: bool = True
+    use_demographics: bool = True
+    use_time: bool = True
+    use_history: bool = True
+    use_title: bool = True
+    use_genres: bool = True
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """The `tfrs.tasks.Retrieval` loss: in-batch softmax and its corrections.
+
+    Attributes:
+      remove_accidental_hits: Do not count another row of the batch with the same movie
+        as a negative.
+      logq_correction: Subtract log(sampling probability) of each in-batch candidate
+        (popular movies are over-represented as negatives otherwise).
+      num_hard_negatives: Keep only the hardest in-batch negatives per query; 0 keeps all.
+      temperature: Softmax temperature; 0 means none (1.0). Needed with normalised embeddings.
+    """
+
+    remove_accidental_hits: bool = True
+    logq_correction: bool = True
+    num_hard_negatives: int = 0
+    temperature: float = 0.1
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    """Optimisation and early stopping.
+
+    Attributes:
+      epochs: Upper bound on epochs; early stopping usually ends sooner.
+      batch_size: Examples per step (also the in-batch negatives per query).
+      optimizer: "adam" or "adagrad".
+      learning_rate: Optimizer learning rate.
+      early_stopping_patience: Epochs without a better validation Recall@`monitor_k`
+        before stopping; the best epoch's weights are kept.
+      monitor_k: K of the full-catalogue validation recall that early stopping watches.
+      tensorboard: Write TensorBoard logs under the run directory.
+    """
+
+    epochs: int = 40
+    batch_size: int = 1024
+    optimizer: str = "adam"
+    learning_rate: float = 0.002
+    early_stopping_patience: int = 4
+    monitor_k: int = 50
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "adagrad"):
+            raise ConfigError(f"trainer.optimizer={self.optimizer!r}: expected 'adam' or 'adagrad'")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("trainer.epochs and trainer.batch_size must be >= 1")
+
+
+@dataclasses.dataclass
+class IndexConfig:
+    """The top-k index over all movie embeddings.
+
+    Attributes:
+      kind: "scann" (approximate, needs ScaNN's ops to serve) or "brute_force" (exact).
+      k: Movies returned per query (the exported signature's k).
+      num_leaves: ScaNN partitions; about sqrt(number of movies).
+      num_leaves_to_search: Partitions searched per query.
+      num_reordering_candidates: Candidates re-scored exactly after the approximate
+        pass; 0 turns reordering off.
+      dimensions_per_block: ScaNN asymmetric-hashing block size.
+      training_iterations: k-means iterations when building the partitions.
+    """
+
+    kind: str = "scann"
+    k: int = 100
+    num_leaves: int = 40
+    num_leaves_to_search: int = 10
+    num_reordering_candidates: int = 200
+    dimensions_per_block: int = 2
+    training_iterations: int = 12
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("scann", "brute_force"):
+            raise ConfigError(f"index.kind={self.kind!r}: expected 'scann' or 'brute_force'")
+        if self.num_leaves_to_search > self.num_leaves:
+            raise ConfigError(
+                f"index.num_leaves_to_search={self.num_leaves_to_search} exceeds "
+                f"index.num_leaves={self.num_leaves}"
+            )
+
+
+@dataclasses.dataclass
+class RetrievalConfig:
+    """Everything `recsys train retrieval` needs.
+
+    Attributes:
+      data: Dataset and split (the temporal split by default: no future in training).
+      model: Towers.
+      task: Loss.
+      trainer: Optimisation.
+      index: Top-k index.
+      run_dir: Where the run's config, vocabularies, metrics, logs and weights go.
+      export_dir: Base of exported SavedModels (`<export_dir>/retrieval/<version>`).
+    """
+
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(split="temporal"))
+    model: TowerConfig = dataclasses.field(default_factory=TowerConfig)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    index: IndexConfig = dataclasses.field(default_factory=IndexConfig)
+    run_dir: str = "runs/retrieval"
+    export_dir: str = "models"

@@ -1,0 +1,56 @@
+"""The two-tower retrieval model: a `tfrs.Model` whose loss is the Retrieval task."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from pipelines import features as F
+from pipelines.vocab import Vocabularies
+from retrieval.config import TaskConfig, TowerConfig
+from retrieval.towers import CandidateTower, MovieIdEncoder, QueryTower
+
+# Training-only input: how often the example's movie is drawn as an in-batch candidate.
+SAMPLING_PROBABILITY = "candidate_sampling_probability"
+
+
+class RetrievalModel(tfrs.Model):
+    """Query tower, candidate tower and an in-batch softmax over the batch's movies.
+
+    Evaluation is done outside the model, over the full catalogue (see
+    `retrieval.metrics`), so the task computes no metrics.
+    """
+
+    def __init__(self, query_tower: QueryTower, candidate_tower: CandidateTower, task: TaskConfig):
+        super().__init__()
+        self.query_tower = query_tower
+        self.candidate_tower = candidate_tower
+        self.task_config = task
+        self.task = tfrs.tasks.Retrieval(
+            temperature=task.temperature or None,
+            num_hard_negatives=task.num_hard_negatives or None,
+            remove_accidental_hits=task.remove_accidental_hits,
+        )
+
+    def compute_loss(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        queries = self.query_tower(inputs, training=training)
+        candidates = self.candidate_tower(inputs, training=training)
+        return self.task(
+            queries,
+            candidates,
+            candidate_sampling_probability=(
+                inputs[SAMPLING_PROBABILITY] if self.task_config.logq_correction else None
+            ),
+            candidate_ids=inputs[F.MOVIE_ID.name] if self.task_config.remove_accidental_hits else None,
+            compute_metrics=False,
+        )
+
+
+def build_model(vocab: Vocabularies, vocab_files: dict[str, str], tower: TowerConfig, task: TaskConfig) -> RetrievalModel:
+    """A fresh retrieval model whose lookups read `vocab_files` (see Vocabularies.write_files)."""
+    movie_ids = MovieIdEncoder(vocab_files, tower, name="movie_id_encoder")
+    return RetrievalModel(
+        QueryTower(vocab, vocab_files, movie_ids, tower),
+        CandidateTower(vocab_files, movie_ids, tower),
+        task,
+    )

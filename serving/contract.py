@@ -1,0 +1,33 @@
+"""The serving contract: model names, signature names, input and output keys.
+
+Exporters, the local server, the client and the tests import these names; input
+keys are the feature names of `pipelines.features`. No `input_1` anywhere.
+"""
+
+from __future__ import annotations
+
+from pipelines import features as F
+
+# Models, as named in configs/serving/models.config and under models/<name>/<version>/.
+RETRIEVAL = "retrieval"  # ScaNN index: needs ScaNN's ops in the server
+RETRIEVAL_BRUTEFORCE = "retrieval_bruteforce"  # exact, stock TensorFlow ops only
+RANKING = "ranking"
+RECOMMENDER = "recommender"  # retrieval + seen-filter + ranking in one graph
+
+# Signatures.
+SERVING_DEFAULT = "serving_default"
+QUERY_EMBEDDING_SIGNATURE = "query_embedding"
+
+# Output keys.
+MOVIE_IDS = "movie_ids"  # [batch, k] string
+SCORES = "scores"  # [batch, k] float32
+QUERY_EMBEDDING = "query_embedding"  # [batch, d] float32
+PREDICTED_RATING = "predicted_rating"  # [batch] float32
+
+# Extra inputs that are not features.
+SEEN_MOVIE_IDS = "seen_movie_ids"  # [batch, n] string, "" padded: movies to leave out
+CANDIDATE_MOVIE_IDS = F.MOVIE_ID.name  # ranking: the movies to score
+
+# Files inside a version directory.
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+METADATA_FILE = "assets.extra/recsys.json"  # feature names, k, config, metrics of the export

@@ -1,0 +1,96 @@
+"""SavedModel plumbing shared by every exporter: versions, atomic writes, warm-up, specs.
+
+A new version is written into a hidden temporary directory beside the versions and
+renamed into `<base>/<version>` only when complete, so a server polling `<base>`
+never sees half a model (TensorFlow Serving ignores non-numeric directory names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines.features import Feature, Kind
+from serving import contract
+
+
+def tensor_spec(feature: Feature) -> tf.TensorSpec:
+    """Signature spec of a feature: [batch] (or [batch, n] for sequences), named as the feature."""
+    shape = [None, None] if feature.kind is Kind.SEQUENCE else [None]
+    return tf.TensorSpec(shape, tf.dtypes.as_dtype(feature.dtype), name=feature.name)
+
+
+def versions(base: str) -> list[int]:
+    """Existing version numbers under `base`, ascending."""
+    if not os.path.isdir(base):
+        return []
+    return sorted(int(n) for n in os.listdir(base) if n.isdigit() and os.path.isdir(os.path.join(base, n)))
+
+
+def write_version(base: str, write: Callable[[str], None], version: int | None = None) -> str:
+    """Runs `write(tmp_dir)` and renames the result to `<base>/<version>` atomically.
+
+    Args:
+      base: Model base path, e.g. models/retrieval.
+      write: Writes a complete SavedModel into the directory it is given.
+      version: Version number; default one more than the newest existing version.
+
+    Returns:
+      The final version directory.
+
+    Raises:
+      FileExistsError: if `<base>/<version>` exists already.
+    """
+    os.makedirs(base, exist_ok=True)
+    version = version if version is not None else (versions(base) or [0])[-1] + 1
+    final = os.path.join(base, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} exists; versions are never overwritten")
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base)
+    try:
+        write(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def write_warmup(model_dir: str, model_name: str, requests: list[Mapping[str, np.ndarray]],
+                 signature: str = contract.SERVING_DEFAULT) -> str:  # fmt: skip
+    """Writes TensorFlow Serving warm-up records (PredictionLog protos) into the model."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path = os.path.join(model_dir, contract.WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for inputs in requests:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+            )
+            for key, value in inputs.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+    return path
+
+
+def write_metadata(model_dir: str, metadata: dict) -> None:
+    """Writes `assets.extra/recsys.json` (what the export is, for people and tools)."""
+    path = os.path.join(model_dir, contract.METADATA_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(metadata, f, indent=2, sort_keys=True)
+
+
+def read_metadata(model_dir: str) -> dict:
+    with open(os.path.join(model_dir, contract.METADATA_FILE)) as f:
+        return json.load(f)

@@ -1,0 +1,172 @@
+"""Exported retrieval models: fresh-process equality, OOV users, saved_model_cli, atomic versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipelines.config import load_config
+from serving import contract, savedmodel
+from tests.conftest import tiny_retrieval_overrides
+
+SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).with_name("saved_model_cli"))
+
+# Runs in a fresh interpreter that imports only TensorFlow (and ScaNN's ops for the ScaNN model).
+FRESH_LOAD = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+if sys.argv[2] == "scann":
+    from scann.scann_ops.py import scann_ops  # registers ScaNN's TensorFlow ops
+model = tf.saved_model.load(sys.argv[1])
+requests = json.load(open(sys.argv[3]))
+signature = model.signatures["serving_default"]
+specs = signature.structured_input_signature[1]
+out = []
+for inputs in requests:
+    result = signature(**{k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()})
+    out.append([m.decode() for m in result["movie_ids"].numpy()[0]])
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_movielens, tfds_cache, tmp_path_factory):
+    """A trained tiny model, its in-process signature outputs, and its export."""
+    from pipelines.dataset import prepare
+    from retrieval import export, train
+    from retrieval.config import RetrievalConfig
+    from retrieval.index import build_index
+
+    out = tmp_path_factory.mktemp("export")
+    cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, out))
+    prepared = prepare(cfg.data)
+    model = train.train(cfg, prepared, cfg.run_dir)
+    paths = export.export_all(model, prepared, cfg, metrics={})
+    names = model.query_tower.feature_names
+    requests = export.example_requests(prepared.parts["test"], names)
+    import tensorflow as tf
+
+    ids = tf.constant(prepared.catalogue["movie_id"].astype(str).tolist())
+    movies = tf.constant(train.catalogue_embeddings(model, prepared.catalogue))
+    expected = {}
+    for name, kind in export.MODEL_KINDS.items():
+        module = export.RetrievalServingModule(model.query_tower, build_index(cfg.index, ids, movies, kind=kind), names)
+        expected[name] = [
+            [m.decode() for m in module.serving_signatures["serving_default"](**r)["movie_ids"].numpy()[0]]
+            for r in requests
+        ]
+    return cfg, paths, requests, expected, prepared
+
+
+def _call(model, signature: str, inputs: dict):
+    """Calls a loaded signature with inputs cast to its declared dtypes (as a client does)."""
+    import tensorflow as tf
+
+    function = model.signatures[signature]
+    specs = function.structured_input_signature[1]
+    return function(**{k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()})
+
+
+def _json_requests(requests, path):
+    as_lists = [{k: v.tolist() for k, v in r.items()} for r in requests]
+    path.write_text(json.dumps(as_lists))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", [contract.RETRIEVAL_BRUTEFORCE, contract.RETRIEVAL])
+def test_fresh_process_gives_the_trained_models_top_k(exported, name, tmp_path):
+    cfg, paths, requests, expected, _ = exported
+    kind = "scann" if name == contract.RETRIEVAL else "brute_force"
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, paths[name], kind, _json_requests(requests, tmp_path / "r.json")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == expected[name]
+
+
+def test_brute_force_top_k_is_exact_against_numpy(exported):
+    import tensorflow as tf
+
+    from retrieval import train
+
+    cfg, paths, requests, expected, prepared = exported
+    model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
+    for request, ids in zip(requests, expected[contract.RETRIEVAL_BRUTEFORCE]):
+        query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)
+        q = query[contract.QUERY_EMBEDDING].numpy()
+        assert q.shape == (1, cfg.model.output_dim)
+        # Score the movies independently: recompute each movie's embedding is not needed;
+        # the exported scores must be the query times the returned movies' stored embeddings.
+        scores = _call(model, contract.SERVING_DEFAULT, request)["scores"]
+        assert np.all(np.diff(scores.numpy()[0]) <= 1e-6), "scores are sorted best first"
+        assert len(set(ids)) == cfg.index.k
+
+
+def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
+    import tensorflow as tf
+
+    cfg, paths, _, _, prepared = exported
+    model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
+    catalogue = set(prepared.catalogue["movie_id"])
+    for demographics in (
+        {"user_gender": [True], "bucketized_user_age": [25.0], "raw_user_age": [30.0],
+         "user_occupation_text": ["writer"], "user_zip_code": ["55455"]},
+        {"user_gender": [False], "bucketized_user_age": [0.0], "raw_user_age": [0.0],
+         "user_occupation_text": [""], "user_zip_code": [""]},  # nothing known: every lookup OOV
+    ):  # fmt: skip
+        inputs = {"user_id": ["no-such-user"], "timestamp": [0], "recent_movie_ids": [[""]], **demographics}
+        out = _call(model, contract.SERVING_DEFAULT, inputs)
+        ids = [m.decode() for m in out["movie_ids"].numpy()[0]]
+        assert len(ids) == cfg.index.k and set(ids) <= catalogue
+        assert np.all(np.isfinite(out["scores"].numpy()))
+
+
+def test_saved_model_cli_show_lists_the_contract_names(exported):
+    _, paths, _, _, _ = exported
+    for name in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
+        shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", paths[name], "--all"],
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        for key in ("user_id", "recent_movie_ids", "timestamp", "movie_ids", "scores", "query_embedding"):
+            assert f"['{key}']" in shown.stdout, key
+        assert "input_1" not in shown.stdout and "output_1" not in shown.stdout
+
+
+def test_saved_model_cli_run_prints_movie_ids(exported):
+    _, paths, _, _, prepared = exported
+    exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
+             "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
+             "recent_movie_ids=[['1','2']]")  # fmt: skip
+    run = subprocess.run(
+        [SAVED_MODEL_CLI, "run", "--dir", paths[contract.RETRIEVAL_BRUTEFORCE], "--tag_set", "serve",
+         "--signature_def", "serving_default", "--input_exprs", exprs],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "movie_ids" in run.stdout
+    assert any(f"b'{m}'" in run.stdout for m in prepared.catalogue["movie_id"])
+
+
+def test_versions_are_written_atomically_and_never_overwritten(tmp_path):
+    base = str(tmp_path / "m")
+    assert savedmodel.write_version(base, lambda d: open(os.path.join(d, "ok"), "w").close()).endswith("/1")
+    assert savedmodel.write_version(base, lambda d: open(os.path.join(d, "ok"), "w").close()).endswith("/2")
+
+    def broken(directory):
+        open(os.path.join(directory, "half"), "w").close()
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        savedmodel.write_version(base, broken)
+    assert sorted(os.listdir(base)) == ["1", "2"], "a failed write leaves nothing behind"
+    with pytest.raises(FileExistsError):
+        savedmodel.write_version(base, broken, version=2)

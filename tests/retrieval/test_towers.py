@@ -1,0 +1,76 @@
+"""Tower shapes, the out-of-vocabulary path, and the TF twin of the zip prefix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import features as F
+from pipelines import vocab as vocab_lib
+from retrieval.config import TaskConfig, TowerConfig
+from retrieval.model import build_model
+from retrieval.towers import query_feature_names, zip_prefix
+
+CFG = TowerConfig(id_embedding_dim=8, feature_embedding_dim=4, hidden_layers=(16,), output_dim=6)
+
+
+@pytest.fixture(scope="module")
+def model_and_vocab(tmp_path_factory):
+    vocab = vocab_lib.Vocabularies(
+        user_id=("1", "2"), movie_id=("10", "20", "30"), user_occupation_text=("artist", "writer"),
+        zip_prefix=("554", "T8H"), title_tokens=("star", "wars"),
+        numeric_stats={"timestamp": (880_000_000.0, 1e12), "raw_user_age": (30.0, 100.0)},
+    )  # fmt: skip
+    files = vocab.write_files(str(tmp_path_factory.mktemp("vocab")))
+    return build_model(vocab, files, CFG, TaskConfig()), vocab
+
+
+def _queries(user_ids, occupations=None, zips=None, history=None):
+    n = len(user_ids)
+    return {
+        "user_id": tf.constant(user_ids),
+        "user_gender": tf.constant([True] * n),
+        "bucketized_user_age": tf.constant([25.0] * n),
+        "raw_user_age": tf.constant([31.0] * n),
+        "user_occupation_text": tf.constant(occupations or ["artist"] * n),
+        "user_zip_code": tf.constant(zips or ["55455"] * n),
+        "timestamp": tf.constant([880_000_000] * n, dtype=tf.int64),
+        "recent_movie_ids": tf.constant(history or [["10", ""]] * n),
+    }
+
+
+def test_query_and_candidate_shapes_and_unit_norm(model_and_vocab):
+    model, vocab = model_and_vocab
+    q = model.query_tower(_queries(["1", "2", "1"]))
+    assert q.shape == (3, CFG.output_dim)
+    c = model.candidate_tower({
+        "movie_id": tf.constant(["10", "20"]), "movie_title": tf.constant(["Star Wars (1977)", "x"]),
+        "movie_genres": tf.constant(np.eye(2, len(F.GENRES), dtype=np.float32)),
+    })  # fmt: skip
+    assert c.shape == (2, CFG.output_dim)
+    assert np.allclose(np.linalg.norm(q.numpy(), axis=1), 1.0, atol=1e-5)
+    assert query_feature_names(vocab, CFG)[0] == "user_id"
+
+
+def test_unknown_values_get_an_embedding_from_the_oov_buckets(model_and_vocab):
+    model, _ = model_and_vocab
+    unknown = model.query_tower(
+        _queries(["never-seen", "1"], occupations=["astronaut", "astronaut"], zips=["", "00000"],
+                 history=[["", ""], ["999", ""]])  # fmt: skip
+    ).numpy()
+    assert np.all(np.isfinite(unknown))
+    known = model.query_tower(_queries(["1"])).numpy()
+    assert not np.allclose(unknown[1], known[0]), "the OOV occupation and zip must change the query"
+
+
+def test_empty_history_is_zero_not_nan(model_and_vocab):
+    model, _ = model_and_vocab
+    out = model.query_tower(_queries(["1"], history=[["", ""]])).numpy()
+    assert np.all(np.isfinite(out))
+
+
+def test_zip_prefix_tf_matches_python():
+    codes = ["55455", " t8h1n", "V3N4P", "12", ""]
+    got = [z.decode() for z in zip_prefix(tf.constant(codes)).numpy()]
+    assert got == [F.zip_prefix(c) for c in codes]
