@@ -14,6 +14,7 @@ import sys
 
 from pipelines import env as _env  # noqa: F401  (before tensorflow)
 from pipelines.config import ConfigError, DataConfig, load_config
+from ranking.config import RankingConfig
 from retrieval.config import RetrievalConfig
 
 log = logging.getLogger("recsys")
@@ -31,7 +32,7 @@ class DataJobConfig:
 
 
 # configs/<stem>.toml -> the config class it fills (a test parses every file).
-CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig, "retrieval": RetrievalConfig}
+CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig, "retrieval": RetrievalConfig, "ranking": RankingConfig}
 
 
 def _add_config_options(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
@@ -91,11 +92,27 @@ def cmd_train_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_ranking(args: argparse.Namespace) -> int:
+    """Trains the rating model, evaluates it on the test part, exports it."""
+    from ranking import train
+
+    train.main(_config(RankingConfig, args))
+    return 0
+
+
 def cmd_benchmark_retrieval(args: argparse.Namespace) -> int:
     """Our model, popularity and the TFRS tutorial model on both splits; ScaNN vs brute force."""
     from benchmarks import retrieval_quality
 
     retrieval_quality.run(_config(RetrievalConfig, args), args.output)
+    return 0
+
+
+def cmd_benchmark_ranking(args: argparse.Namespace) -> int:
+    """Our rating model against MF, biases, global mean and the TFRS tutorial model."""
+    from benchmarks import ranking_quality
+
+    ranking_quality.run(_config(RankingConfig, args), args.output)
     return 0
 
 
@@ -134,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(retrieval_parser)
     retrieval_parser.set_defaults(handler=cmd_train_retrieval)
+    ranking_parser = train_jobs.add_parser(
+        "ranking", help="DCN-v2 + deep MLP rating model; exports models/ranking/<version>"
+    )
+    _add_config_options(ranking_parser)
+    ranking_parser.set_defaults(handler=cmd_train_ranking)
 
     bench_parser = jobs.add_parser("benchmark", help="measure models against peers, side by side")
     bench_jobs = bench_parser.add_subparsers(dest="bench_job", required=True, metavar="MODEL")
@@ -143,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(bench_retrieval)
     bench_retrieval.add_argument("--output", default="benchmarks/results", help="folder for retrieval.{json,md}")
     bench_retrieval.set_defaults(handler=cmd_benchmark_retrieval)
+    bench_ranking = bench_jobs.add_parser(
+        "ranking", help="RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial"
+    )
+    _add_config_options(bench_ranking)
+    bench_ranking.add_argument("--output", default="benchmarks/results", help="folder for ranking.{json,md}")
+    bench_ranking.set_defaults(handler=cmd_benchmark_ranking)
 
     tune_parser = jobs.add_parser("tune-index", help="cheapest ScaNN setting meeting a recall target")
     _add_config_options(tune_parser)

@@ -78,6 +78,34 @@ class DataConfig:
         return self.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
 
 
+@dataclasses.dataclass
+class TrainerConfig:
+    """Optimisation and early stopping (shared by the pipelines).
+
+    Attributes:
+      epochs: Upper bound on epochs; early stopping usually ends sooner.
+      batch_size: Examples per step.
+      optimizer: "adam" or "adagrad".
+      learning_rate: Optimizer learning rate.
+      early_stopping_patience: Epochs without a better validation score before
+        stopping; the best epoch's weights are kept.
+      tensorboard: Write TensorBoard logs under the run directory.
+    """
+
+    epochs: int = 40
+    batch_size: int = 1024
+    optimizer: str = "adam"
+    learning_rate: float = 0.002
+    early_stopping_patience: int = 4
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "adagrad"):
+            raise ConfigError(f"trainer.optimizer={self.optimizer!r}: expected 'adam' or 'adagrad'")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("trainer.epochs and trainer.batch_size must be >= 1")
+
+
 def load_config(cls: type[T], paths=None, overrides=()) -> T:
     """Builds `cls` from its defaults, then TOML files in order, then `key.sub=value` overrides.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipelines.config import ConfigError, DataConfig
+from pipelines.config import ConfigError, DataConfig, TrainerConfig
 
 
 @dataclasses.dataclass
@@ -60,33 +60,14 @@ class TaskConfig:
 
 
 @dataclasses.dataclass
-class TrainerConfig:
-    """Optimisation and early stopping.
+class RetrievalTrainerConfig(TrainerConfig):
+    """Optimisation (see pipelines.config.TrainerConfig) plus what early stopping watches.
 
     Attributes:
-      epochs: Upper bound on epochs; early stopping usually ends sooner.
-      batch_size: Examples per step (also the in-batch negatives per query).
-      optimizer: "adam" or "adagrad".
-      learning_rate: Optimizer learning rate.
-      early_stopping_patience: Epochs without a better validation Recall@`monitor_k`
-        before stopping; the best epoch's weights are kept.
-      monitor_k: K of the full-catalogue validation recall that early stopping watches.
-      tensorboard: Write TensorBoard logs under the run directory.
+      monitor_k: K of the full-catalogue validation Recall@K that early stopping watches.
     """
 
-    epochs: int = 40
-    batch_size: int = 1024
-    optimizer: str = "adam"
-    learning_rate: float = 0.002
-    early_stopping_patience: int = 4
     monitor_k: int = 50
-    tensorboard: bool = True
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in ("adam", "adagrad"):
-            raise ConfigError(f"trainer.optimizer={self.optimizer!r}: expected 'adam' or 'adagrad'")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("trainer.epochs and trainer.batch_size must be >= 1")
 
 
 @dataclasses.dataclass
@@ -139,7 +120,7 @@ class RetrievalConfig:
     data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(split="temporal"))
     model: TowerConfig = dataclasses.field(default_factory=TowerConfig)
     task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
-    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    trainer: RetrievalTrainerConfig = dataclasses.field(default_factory=RetrievalTrainerConfig)
     index: IndexConfig = dataclasses.field(default_factory=IndexConfig)
     run_dir: str = "runs/retrieval"
     export_dir: str = "models"

@@ -10,6 +10,15 @@ from __future__ import annotations
 import tensorflow as tf
 
 from pipelines import features as F
+from pipelines.encoders import (
+    Demographics,
+    TitleEncoder,
+    embedding,
+    masked_mean,
+    normalized_multi_hot,
+    regularizer,
+    standardize,
+)
 from pipelines.vocab import Vocabularies
 from retrieval.config import TowerConfig
 
@@ -36,48 +45,14 @@ def candidate_feature_names(cfg: TowerConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-def zip_prefix(zip_codes: tf.Tensor) -> tf.Tensor:
-    """TensorFlow twin of `features.zip_prefix` ([batch] string -> [batch] string)."""
-    return tf.strings.substr(tf.strings.upper(tf.strings.strip(zip_codes)), 0, F.ZIP_PREFIX_LENGTH)
-
-
-def standardize(values: tf.Tensor, stats: tuple[float, float]) -> tf.Tensor:
-    """(x - mean) / std in float64 (timestamps lose seconds in float32), returned as float32."""
-    mean, variance = stats
-    scaled = (tf.cast(values, tf.float64) - mean) / max(variance, 1e-12) ** 0.5
-    return tf.cast(scaled, tf.float32)
-
-
-def _embedding(vocab_file: str, dim: int, l2: float, **lookup_kwargs) -> tf.keras.Sequential:
-    lookup = tf.keras.layers.StringLookup(vocabulary=vocab_file, **lookup_kwargs)
-    return tf.keras.Sequential(
-        [
-            lookup,
-            tf.keras.layers.Embedding(
-                lookup.vocabulary_size(), dim, embeddings_regularizer=_regularizer(l2)
-            ),
-        ]
-    )
-
-
-def _regularizer(l2: float):
-    return tf.keras.regularizers.l2(l2) if l2 > 0 else None
-
-
 def _mlp(cfg: TowerConfig, name: str) -> tf.keras.Sequential:
     layers = []
     for units in cfg.hidden_layers:
-        layers.append(tf.keras.layers.Dense(units, "relu", kernel_regularizer=_regularizer(cfg.l2)))
+        layers.append(tf.keras.layers.Dense(units, "relu", kernel_regularizer=regularizer(cfg.l2)))
         if cfg.dropout > 0:
             layers.append(tf.keras.layers.Dropout(cfg.dropout))
-    layers.append(tf.keras.layers.Dense(cfg.output_dim, kernel_regularizer=_regularizer(cfg.l2)))
+    layers.append(tf.keras.layers.Dense(cfg.output_dim, kernel_regularizer=regularizer(cfg.l2)))
     return tf.keras.Sequential(layers, name=name)
-
-
-def _masked_mean(embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    """Mean over axis 1 of [batch, n, dim] where mask [batch, n] is true; zeros if none."""
-    weights = tf.cast(mask, embeddings.dtype)[..., tf.newaxis]
-    return tf.reduce_sum(embeddings * weights, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
 
 
 class MovieIdEncoder(tf.keras.layers.Layer):
@@ -85,7 +60,7 @@ class MovieIdEncoder(tf.keras.layers.Layer):
 
     def __init__(self, vocab_files: dict[str, str], cfg: TowerConfig, **kwargs):
         super().__init__(**kwargs)
-        self.encoder = _embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
+        self.encoder = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
 
     def call(self, movie_ids: tf.Tensor) -> tf.Tensor:
         return self.encoder(movie_ids)
@@ -105,19 +80,12 @@ class QueryTower(tf.keras.Model):
         super().__init__(name="query_tower")
         self.cfg = cfg
         self.feature_names = query_feature_names(vocab, cfg)
-        dim = cfg.feature_embedding_dim
-        self.user_id = _embedding(vocab_files["user_id"], cfg.id_embedding_dim, cfg.l2)
+        self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, cfg.l2)
+        self.demographics = None
         if F.USER_ZIP_CODE.name in self.feature_names:
-            self.occupation = _embedding(vocab_files["user_occupation_text"], dim, cfg.l2)
-            self.zip_prefix = _embedding(vocab_files["zip_prefix"], dim, cfg.l2)
-            self.age_bucket = tf.keras.Sequential(
-                [
-                    tf.keras.layers.IntegerLookup(vocabulary=[int(a) for a in F.AGE_BUCKETS]),
-                    tf.keras.layers.Embedding(len(F.AGE_BUCKETS) + 1, dim),
-                ]
+            self.demographics = Demographics(
+                vocab_files, vocab.numeric_stats[F.RAW_USER_AGE.name], cfg.feature_embedding_dim, cfg.l2
             )
-            self.gender = tf.keras.layers.Embedding(2, dim)
-            self.age_stats = vocab.numeric_stats[F.RAW_USER_AGE.name]
         if cfg.use_time:
             self.time_stats = vocab.numeric_stats[F.TIMESTAMP.name]
         self.movie_ids = movie_ids
@@ -125,19 +93,13 @@ class QueryTower(tf.keras.Model):
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         parts = [self.user_id(inputs[F.USER_ID.name])]
-        if F.USER_ZIP_CODE.name in self.feature_names:
-            parts += [
-                self.occupation(inputs[F.USER_OCCUPATION_TEXT.name]),
-                self.zip_prefix(zip_prefix(inputs[F.USER_ZIP_CODE.name])),
-                self.age_bucket(tf.cast(inputs[F.BUCKETIZED_USER_AGE.name], tf.int64)),
-                self.gender(tf.cast(inputs[F.USER_GENDER.name], tf.int64)),
-                standardize(inputs[F.RAW_USER_AGE.name], self.age_stats)[:, tf.newaxis],
-            ]
+        if self.demographics is not None:
+            parts.append(self.demographics(inputs))
         if self.cfg.use_time:
             parts.append(standardize(inputs[F.TIMESTAMP.name], self.time_stats)[:, tf.newaxis])
         if self.cfg.use_history:
             history = inputs[F.RECENT_MOVIE_IDS.name]
-            parts.append(_masked_mean(self.movie_ids(history), tf.not_equal(history, "")))
+            parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, "")))
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
 
 
@@ -154,11 +116,7 @@ class CandidateTower(tf.keras.Model):
         self.feature_names = candidate_feature_names(cfg)
         self.movie_ids = movie_ids
         if cfg.use_title:
-            self.title_tokens = tf.keras.layers.TextVectorization(vocabulary=vocab_files["title_tokens"])
-            self.title_embedding = tf.keras.layers.Embedding(
-                self.title_tokens.vocabulary_size(), cfg.feature_embedding_dim, mask_zero=True,
-                embeddings_regularizer=_regularizer(cfg.l2),
-            )  # fmt: skip
+            self.title = TitleEncoder(vocab_files["title_tokens"], cfg.feature_embedding_dim, cfg.l2)
         if cfg.use_genres:
             self.genres = tf.keras.layers.Dense(cfg.feature_embedding_dim, use_bias=False)
         self.mlp = _mlp(cfg, "candidate_mlp")
@@ -166,11 +124,9 @@ class CandidateTower(tf.keras.Model):
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         parts = [self.movie_ids(inputs[F.MOVIE_ID.name])]
         if self.cfg.use_title:
-            tokens = self.title_tokens(inputs[F.MOVIE_TITLE.name])
-            parts.append(_masked_mean(self.title_embedding(tokens), tf.not_equal(tokens, 0)))
+            parts.append(self.title(inputs[F.MOVIE_TITLE.name]))
         if self.cfg.use_genres:
-            genres = tf.cast(inputs[F.MOVIE_GENRES.name], tf.float32)
-            parts.append(self.genres(genres / tf.maximum(tf.reduce_sum(genres, 1, keepdims=True), 1.0)))
+            parts.append(self.genres(normalized_multi_hot(inputs[F.MOVIE_GENRES.name])))
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
 
 

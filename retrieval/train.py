@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import features as F
+from pipelines import training
 from pipelines.config import save_config
 from pipelines.data import Columns
 from pipelines.dataset import Prepared, prepare, seen_movies, to_tf_dataset
@@ -23,11 +24,6 @@ from retrieval.towers import candidate_feature_names
 log = logging.getLogger(__name__)
 
 PREDICT_BATCH = 4096
-
-
-def set_seed(seed: int) -> None:
-    """Seeds Python, numpy and TensorFlow (Keras initialisers, dropout, shuffling)."""
-    tf.keras.utils.set_random_seed(seed)
 
 
 def catalogue_embeddings(model: RetrievalModel, catalogue: Columns) -> np.ndarray:
@@ -85,14 +81,10 @@ def training_columns(prepared: Prepared) -> Columns:
 
 def train(cfg: RetrievalConfig, prepared: Prepared, run_dir: str) -> RetrievalModel:
     """Trains with early stopping on validation recall; returns the best epoch's model."""
-    set_seed(cfg.data.seed)
+    training.set_seed(cfg.data.seed)
     vocab_files = prepared.vocab.write_files(os.path.join(run_dir, "vocab"))
     model = build_model(prepared.vocab, vocab_files, cfg.model, cfg.task)
-    optimizer = {
-        "adam": tf.keras.optimizers.Adam,
-        "adagrad": tf.keras.optimizers.Adagrad,
-    }[cfg.trainer.optimizer](learning_rate=cfg.trainer.learning_rate)
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=training.optimizer(cfg.trainer))
     names = (
         *model.query_tower.feature_names,
         *candidate_feature_names(cfg.model),
@@ -101,15 +93,7 @@ def train(cfg: RetrievalConfig, prepared: Prepared, run_dir: str) -> RetrievalMo
     names = tuple(dict.fromkeys(names))
     train_data = to_tf_dataset(training_columns(prepared), names, cfg.trainer.batch_size, cfg.data.seed)
     validation = ValidationRecall(prepared, cfg.trainer.monitor_k)
-    callbacks = [
-        validation,
-        tf.keras.callbacks.EarlyStopping(
-            monitor=validation.key, mode="max", patience=cfg.trainer.early_stopping_patience,
-            restore_best_weights=True,
-        ),
-    ]  # fmt: skip
-    if cfg.trainer.tensorboard:
-        callbacks.append(tf.keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
+    callbacks = [validation, *training.callbacks(cfg.trainer, run_dir, validation.key, "max")]
     model.fit(train_data, epochs=cfg.trainer.epochs, callbacks=callbacks, verbose=2)
     return model
 

@@ -60,3 +60,25 @@ def trained_retrieval(tiny_movielens, tfds_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("retrieval")
     cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, out))
     return cfg, train.main(cfg)
+
+
+def tiny_ranking_overrides(tiny: movielens_fixture.TinyMovieLens, tfds_dir: str, out: pathlib.Path) -> list[str]:
+    """`--set` overrides that make the ranking pipeline run in seconds on tiny data."""
+    return [
+        f"data.movielens_dir={tiny.folder}", f"data.tfds_data_dir={tfds_dir}", "data.history_length=4",
+        "model.id_embedding_dim=4", "model.feature_embedding_dim=2", "model.deep_layers=[8]",
+        "trainer.epochs=2", "trainer.batch_size=16", "trainer.tensorboard=false",
+        f"run_dir={out / 'run'}", f"export_dir={out / 'models'}",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def trained_ranking(tiny_movielens, tfds_cache, tmp_path_factory):
+    """Runs `recsys train ranking`'s main() once on tiny data; returns (config, result)."""
+    from pipelines.config import load_config
+    from ranking import train
+    from ranking.config import RankingConfig
+
+    out = tmp_path_factory.mktemp("ranking")
+    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, out))
+    return cfg, train.main(cfg)

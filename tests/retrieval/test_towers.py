@@ -10,7 +10,8 @@ from pipelines import features as F
 from pipelines import vocab as vocab_lib
 from retrieval.config import TaskConfig, TowerConfig
 from retrieval.model import build_model
-from retrieval.towers import query_feature_names, zip_prefix
+from pipelines.encoders import zip_prefix
+from retrieval.towers import query_feature_names
 
 CFG = TowerConfig(id_embedding_dim=8, feature_embedding_dim=4, hidden_layers=(16,), output_dim=6)
 

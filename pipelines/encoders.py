@@ -1,0 +1,100 @@
+"""Keras building blocks that encode raw features, shared by retrieval and ranking.
+
+Lookup layers read vocabulary files (see `Vocabularies.write_files`), so exported
+SavedModels carry the vocabularies as assets. Every lookup has an out-of-vocabulary
+bucket: an unknown value still gets an embedding.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from pipelines import features as F
+
+
+def regularizer(l2: float):
+    """An L2 regularizer, or None when l2 is 0."""
+    return tf.keras.regularizers.l2(l2) if l2 > 0 else None
+
+
+def embedding(vocab_file: str, dim: int, l2: float = 0.0) -> tf.keras.Sequential:
+    """[batch...] string -> [batch..., dim]: StringLookup (1 OOV bucket) then Embedding."""
+    lookup = tf.keras.layers.StringLookup(vocabulary=vocab_file)
+    return tf.keras.Sequential(
+        [lookup, tf.keras.layers.Embedding(lookup.vocabulary_size(), dim, embeddings_regularizer=regularizer(l2))]
+    )
+
+
+def age_bucket_embedding(dim: int) -> tf.keras.Sequential:
+    """[batch] float32 `bucketized_user_age` -> [batch, dim]; an unknown bucket is OOV."""
+    return tf.keras.Sequential(
+        [
+            tf.keras.layers.Lambda(lambda ages: tf.cast(ages, tf.int64)),
+            tf.keras.layers.IntegerLookup(vocabulary=[int(a) for a in F.AGE_BUCKETS]),
+            tf.keras.layers.Embedding(len(F.AGE_BUCKETS) + 1, dim),
+        ]
+    )
+
+
+def zip_prefix(zip_codes: tf.Tensor) -> tf.Tensor:
+    """TensorFlow twin of `features.zip_prefix` ([batch] string -> [batch] string)."""
+    return tf.strings.substr(tf.strings.upper(tf.strings.strip(zip_codes)), 0, F.ZIP_PREFIX_LENGTH)
+
+
+def standardize(values: tf.Tensor, stats: tuple[float, float]) -> tf.Tensor:
+    """(x - mean) / std in float64 (timestamps lose seconds in float32), returned as float32."""
+    mean, variance = stats
+    scaled = (tf.cast(values, tf.float64) - mean) / max(variance, 1e-12) ** 0.5
+    return tf.cast(scaled, tf.float32)
+
+
+def masked_mean(embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Mean over axis 1 of [batch, n, dim] where mask [batch, n] is true; zeros if none."""
+    weights = tf.cast(mask, embeddings.dtype)[..., tf.newaxis]
+    return tf.reduce_sum(embeddings * weights, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
+
+
+def normalized_multi_hot(values: tf.Tensor) -> tf.Tensor:
+    """[batch, n] multi-hot -> each row divided by its count (zeros stay zeros)."""
+    values = tf.cast(values, tf.float32)
+    return values / tf.maximum(tf.reduce_sum(values, axis=1, keepdims=True), 1.0)
+
+
+class Demographics(tf.keras.layers.Layer):
+    """User demographics -> [batch, 4 * dim + 1]: occupation, zip prefix, age bucket and
+    gender embeddings, and the standardised age in years."""
+
+    def __init__(self, vocab_files: dict[str, str], age_stats: tuple[float, float], dim: int, l2: float, **kwargs):
+        super().__init__(**kwargs)
+        self.occupation = embedding(vocab_files["user_occupation_text"], dim, l2)
+        self.zip_prefix = embedding(vocab_files["zip_prefix"], dim, l2)
+        self.age_bucket = age_bucket_embedding(dim)
+        self.gender = tf.keras.layers.Embedding(2, dim)
+        self.age_stats = age_stats
+
+    def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.concat(
+            [
+                self.occupation(inputs[F.USER_OCCUPATION_TEXT.name]),
+                self.zip_prefix(zip_prefix(inputs[F.USER_ZIP_CODE.name])),
+                self.age_bucket(inputs[F.BUCKETIZED_USER_AGE.name]),
+                self.gender(tf.cast(inputs[F.USER_GENDER.name], tf.int64)),
+                standardize(inputs[F.RAW_USER_AGE.name], self.age_stats)[:, tf.newaxis],
+            ],
+            axis=1,
+        )
+
+
+class TitleEncoder(tf.keras.layers.Layer):
+    """[batch] string titles -> [batch, dim] mean of their token embeddings."""
+
+    def __init__(self, vocab_file: str, dim: int, l2: float, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens = tf.keras.layers.TextVectorization(vocabulary=vocab_file)
+        self.embedding = tf.keras.layers.Embedding(
+            self.tokens.vocabulary_size(), dim, mask_zero=True, embeddings_regularizer=regularizer(l2)
+        )
+
+    def call(self, titles: tf.Tensor) -> tf.Tensor:
+        tokens = self.tokens(titles)
+        return masked_mean(self.embedding(tokens), tf.not_equal(tokens, 0))

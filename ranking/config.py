@@ -1,0 +1,91 @@
+"""Typed config of the ranking pipeline (`configs/ranking.toml` fills it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipelines.config import ConfigError, DataConfig, TrainerConfig
+
+
+@dataclasses.dataclass
+class RankingModelConfig:
+    """Feature encoders, cross network and deep network.
+
+    Attributes:
+      id_embedding_dim: Size of the user-id and movie-id embeddings.
+      feature_embedding_dim: Size of the other categorical and text embeddings.
+      num_cross_layers: DCN-v2 cross layers (`tfrs.layers.dcn.Cross`); 0 for none.
+      cross_projection_dim: Low-rank size of each cross layer's weight; 0 is full rank.
+      structure: "stacked" (cross layers feed the deep network) or "parallel" (both read
+        the features; their outputs are concatenated).
+      deep_layers: Dense ReLU layers of the deep network.
+      dropout: Dropout after each deep layer.
+      l2: L2 penalty on embeddings and dense kernels.
+      dot_product: Add the dot product of the user-id and movie-id embeddings to the
+        output (a matrix-factorisation term beside the networks).
+      use_demographics: Read age (bucket and years), gender, occupation, zip prefix.
+      use_movie_features: Read genres, title tokens and release year (from the movie
+        table inside the model).
+      use_time: Read time features of the rating timestamp (year, weekday, hour, and
+        the movie's age at rating time).
+      use_history: Read `recent_movie_ids` (movies the user rated before, SVD++'s implicit
+        feedback): their mean embedding joins the features and the user side of the
+        dot product.
+    """
+
+    id_embedding_dim: int = 32
+    feature_embedding_dim: int = 8
+    num_cross_layers: int = 2
+    cross_projection_dim: int = 0
+    structure: str = "stacked"
+    deep_layers: tuple[int, ...] = (256, 64)
+    dropout: float = 0.2
+    l2: float = 1e-5
+    dot_product: bool = True
+    use_demographics: bool = True
+    use_movie_features: bool = True
+    use_time: bool = True
+    use_history: bool = True
+
+    def __post_init__(self) -> None:
+        if self.structure not in ("stacked", "parallel"):
+            raise ConfigError(f"model.structure={self.structure!r}: expected 'stacked' or 'parallel'")
+
+
+@dataclasses.dataclass
+class RankingTaskConfig:
+    """The loss.
+
+    Attributes:
+      listwise_weight: Weight of a ListMLE loss over lists of one user's ratings, added
+        to the pointwise MSE; 0 trains pointwise only.
+      list_length: Ratings per list when listwise_weight > 0.
+      lists_per_user: Lists sampled per user and epoch when listwise_weight > 0.
+    """
+
+    listwise_weight: float = 0.0
+    list_length: int = 5
+    lists_per_user: int = 20
+
+
+@dataclasses.dataclass
+class RankingConfig:
+    """Everything `recsys train ranking` needs.
+
+    Attributes:
+      data: Dataset and split (the random split by default: the RMSE protocol).
+      model: Network.
+      task: Loss.
+      trainer: Optimisation; early stopping watches validation RMSE.
+      run_dir: Where the run's config, vocabularies, metrics, logs go.
+      export_dir: Base of exported SavedModels (`<export_dir>/ranking/<version>`).
+    """
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: RankingModelConfig = dataclasses.field(default_factory=RankingModelConfig)
+    task: RankingTaskConfig = dataclasses.field(default_factory=RankingTaskConfig)
+    trainer: TrainerConfig = dataclasses.field(
+        default_factory=lambda: TrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
+    )
+    run_dir: str = "runs/ranking"
+    export_dir: str = "models"
