@@ -128,6 +128,88 @@ def cmd_tune_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Runs the local TensorFlow Serving-compatible gRPC server until SIGTERM/SIGINT."""
+    from google.protobuf import text_format
+
+    from serving import manager as manager_lib
+    from serving.config_protos import BatchingParameters
+    from serving.server import LocalServer, import_scann_ops, prefix_resolver
+
+    config = manager_lib.read_config(args.model_config)
+    if args.batching_config:  # validated, so a typo fails here too; batching itself is TF Serving's
+        with open(args.batching_config) as f:
+            text_format.Parse(f.read(), BatchingParameters())
+        log.info("%s is valid; the local server does not batch requests", args.batching_config)
+    import_scann_ops()
+    resolver = prefix_resolver({"/models": args.models_dir}) if args.models_dir else (lambda p: p)
+    server = LocalServer(
+        manager_lib.ModelManager(config, resolver), host=args.host, port=args.port, workers=args.workers,
+        max_message_bytes=args.max_message_mb << 20, poll_seconds=args.poll_seconds,
+    ).start()  # fmt: skip
+    server.wait_for_termination()
+    return 0
+
+
+def cmd_export_recommender(args: argparse.Namespace) -> int:
+    """Composes the newest retrieval_bruteforce and ranking exports into models/recommender/<v>."""
+    from serving import recommender
+
+    print(recommender.export_recommender(args.export_dir, k=args.k))
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Two-stage recommendations over gRPC for a known user (profile from the data) or a new one."""
+    from pipelines import demo
+    from serving import recommender
+    from serving.client import ServingClient, ServingClientError
+
+    demographics = {
+        "user_gender": None if args.gender is None else args.gender == "M",
+        "bucketized_user_age": args.age_bucket, "raw_user_age": args.age,
+        "user_occupation_text": args.occupation, "user_zip_code": args.zip,
+    }  # fmt: skip
+    seen = [m for m in (args.seen or "").split(",") if m]
+    if any(v is not None for v in demographics.values()) or not args.user_id:
+        profile = recommender.UserProfile(user_id=args.user_id or "", timestamp=args.timestamp or 0,
+                                          recent_movie_ids=seen[::-1], seen_movie_ids=seen)  # fmt: skip
+        for key, value in demographics.items():
+            if value is not None:
+                setattr(profile, key, value)
+        if args.age is not None and args.age_bucket is None:
+            from pipelines.features import AGE_BUCKETS
+
+            profile.bucketized_user_age = max(b for b in AGE_BUCKETS if b <= max(args.age, 1))
+    else:
+        cfg = _config(DataJobConfig, args)
+        profile = recommender.profile_from_ratings(demo.user_profile_source(cfg.data), args.user_id, 50)
+    try:
+        with ServingClient(args.target, timeout=args.timeout) as client:
+            if args.via == "composite":
+                found = recommender.recommend_composite(client, profile, args.k)
+            else:
+                found = recommender.recommend(client, profile, args.k, retrieval_model=args.retrieval_model)
+    except (ServingClientError, ValueError) as e:
+        print(f"recsys: error: {e}", file=sys.stderr)
+        return 2
+    print(recommender.to_json(found) if args.json else recommender.format_table(found))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Trains both models, exports, serves, recommends for a few users over gRPC, stops."""
+    from pipelines import demo
+
+    overrides = list(args.overrides)
+    if args.movielens_dir is not None:
+        overrides.append(f"data.movielens_dir={json.dumps(args.movielens_dir)}")
+    retrieval_cfg = load_config(RetrievalConfig, args.retrieval_config, overrides)
+    ranking_cfg = load_config(RankingConfig, args.ranking_config, [o for o in overrides if not o.startswith("index.")])
+    demo.run(retrieval_cfg, ranking_cfg, args.model_config, args.users.split(","), args.k, args.results)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recsys", description="Two-stage MovieLens recommender on TensorFlow Recommenders."
@@ -179,6 +261,57 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--output", default="results/index-tuned.toml",
                              help="TOML [index] file to write (plus .json and .md beside it)")  # fmt: skip
     tune_parser.set_defaults(handler=cmd_tune_index)
+
+    export_parser = jobs.add_parser("export", help="export a composed model")
+    export_jobs = export_parser.add_subparsers(dest="export_job", required=True, metavar="MODEL")
+    export_recommender = export_jobs.add_parser(
+        "recommender", help="retrieval_bruteforce + seen filter + ranking in one SavedModel (stock TF Serving ops)"
+    )
+    export_recommender.add_argument("--export-dir", default="models", help="models base folder (default models)")
+    export_recommender.add_argument("--k", type=int, default=10, help="movies returned per user (default 10)")
+    export_recommender.set_defaults(handler=cmd_export_recommender)
+
+    serve_parser = jobs.add_parser("serve", help="local server speaking TensorFlow Serving's gRPC API")
+    serve_parser.add_argument("--model-config", default="configs/serving/models.config", help="ModelServerConfig text proto")
+    serve_parser.add_argument("--models-dir", default="models", help="local folder standing for /models in the config")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve_parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
+    serve_parser.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
+    serve_parser.add_argument("--max-message-mb", type=int, default=64, help="largest request/response, MiB")
+    serve_parser.add_argument("--poll-seconds", type=float, default=2.0, help="how often version folders are checked")
+    serve_parser.add_argument("--batching-config", help="BatchingParameters file to validate (not applied locally)")
+    serve_parser.set_defaults(handler=cmd_serve)
+
+    rec_parser = jobs.add_parser("recommend", help="two-stage recommendations over gRPC")
+    _add_config_options(rec_parser)
+    rec_parser.add_argument("--user-id", help="a known user (profile read from the data) or a new id")
+    rec_parser.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
+    rec_parser.add_argument("--target", default="localhost:8500", help="server host:port")
+    rec_parser.add_argument("--timeout", type=float, default=10.0, help="deadline per call, seconds")
+    rec_parser.add_argument("--via", choices=("client", "composite"), default="client",
+                            help="client: retrieval + ranking calls; composite: one call to `recommender`")  # fmt: skip
+    rec_parser.add_argument("--retrieval-model", default="retrieval", help="retrieval or retrieval_bruteforce")
+    rec_parser.add_argument("--gender", choices=("M", "F"), help="new user: gender")
+    rec_parser.add_argument("--age", type=float, help="new user: age in years")
+    rec_parser.add_argument("--age-bucket", type=float, help="new user: TFDS age bucket (default from --age)")
+    rec_parser.add_argument("--occupation", help="new user: occupation (ML-100K's words, e.g. writer)")
+    rec_parser.add_argument("--zip", help="new user: zip code")
+    rec_parser.add_argument("--seen", help="new user: comma-separated movie ids already rated, oldest first")
+    rec_parser.add_argument("--timestamp", type=int, help="new user: request time (seconds since 1970)")
+    rec_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec_parser.set_defaults(handler=cmd_recommend)
+
+    demo_parser = jobs.add_parser("demo", help="the main job: train both, export, serve, recommend, stop")
+    demo_parser.add_argument("--retrieval-config", default="configs/retrieval.toml")
+    demo_parser.add_argument("--ranking-config", default="configs/ranking.toml")
+    demo_parser.add_argument("--model-config", default="configs/serving/models.config")
+    demo_parser.add_argument("--users", default="42,196", help="comma-separated known user ids")
+    demo_parser.add_argument("--k", type=int, default=10)
+    demo_parser.add_argument("--results", default="results", help="folder for demo.json")
+    demo_parser.add_argument("--movielens-dir", help="as for the other jobs")
+    demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                             help="override a value of both configs, e.g. data.seed=7")  # fmt: skip
+    demo_parser.set_defaults(handler=cmd_demo)
     return parser
 
 
@@ -191,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args)
-    except (ConfigError, DataError, FileNotFoundError) as e:
+    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
         print(f"recsys: error: {e}", file=sys.stderr)
         return 2
 

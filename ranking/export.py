@@ -3,7 +3,7 @@
 `serving_default` takes `movie_id` [n] (the candidates), the rating/request
 `timestamp` and the user features, each [n] or [1]; a [1] input is broadcast over
 the n candidates, so one user with a batch of candidates is one request. It returns
-`predicted_rating` [n]. Movie features (title, genres, release year) come from the
+`predicted_rating` [n] and `movie_title` [n] (empty for an unknown id). Movie features (title, genres, release year) come from the
 movie table inside the model; vocabularies are assets.
 """
 
@@ -61,7 +61,8 @@ class RankingServingModule(tf.Module):
 
     def _serve(self, **inputs):
         features = broadcast_inputs(inputs, self.feature_names)
-        return {contract.PREDICTED_RATING: self.network(features, training=False)}
+        titles = self.network.movies(features[F.MOVIE_ID.name])[F.MOVIE_TITLE.name]
+        return {contract.PREDICTED_RATING: self.network(features, training=False), contract.MOVIE_TITLE: titles}
 
 
 def example_requests(prepared: Prepared, feature_names, count: int = 3, candidates: int = 5) -> list[dict[str, np.ndarray]]:
@@ -89,7 +90,7 @@ def export(network: RatingNetwork, prepared: Prepared, cfg: RankingConfig, metri
             {
                 "model": contract.RANKING,
                 "inputs": list(module.feature_names),
-                "outputs": [contract.PREDICTED_RATING],
+                "outputs": [contract.PREDICTED_RATING, contract.MOVIE_TITLE],
                 "num_movies": int(len(prepared.catalogue[F.MOVIE_ID.name])),
                 "created_unix": int(time.time()),
                 "config": to_dict(cfg),

@@ -54,9 +54,11 @@ class RatingNetwork(tf.keras.Model):
         stats: dict[str, tuple[float, float]],
         mean_rating: float,
         cfg: RankingModelConfig,
+        history_length: int,
     ):
         super().__init__(name="rating_network")
         self.cfg = cfg
+        self.history_length = history_length
         self.feature_names = input_feature_names(vocab, cfg)
         self.stats = {**vocab.numeric_stats, **stats}
         dim, l2 = cfg.feature_embedding_dim, cfg.l2
@@ -65,8 +67,8 @@ class RatingNetwork(tf.keras.Model):
         self.demographics = None
         if F.USER_ZIP_CODE.name in self.feature_names:
             self.demographics = Demographics(vocab_files, self.stats[F.RAW_USER_AGE.name], dim, l2)
+        self.movies = RF.MovieTable(catalogue, mean_release_year=self.stats["release_year"][0])
         if cfg.use_movie_features:
-            self.movies = RF.MovieTable(catalogue, mean_release_year=self.stats["release_year"][0])
             self.title = TitleEncoder(vocab_files["title_tokens"], dim, l2)
             self.genres = tf.keras.layers.Dense(dim, use_bias=False, kernel_regularizer=regularizer(l2))
         if cfg.use_history:
@@ -92,7 +94,7 @@ class RatingNetwork(tf.keras.Model):
         movie = self.movie_id(inputs[F.MOVIE_ID.name])
         parts = [user, movie]
         if self.cfg.use_history:
-            history = inputs[F.RECENT_MOVIE_IDS.name]
+            history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.history_length]  # as trained
             implicit = masked_mean(self.history(history), tf.not_equal(history, ""))
             parts.append(implicit)
             user = user + implicit  # SVD++: p_u + mean of y_j over the rated movies

@@ -31,7 +31,9 @@ def build_network(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> Ratin
     train = prepared.parts["train"]
     stats = RF.training_stats(train, prepared.catalogue)
     mean_rating = float(np.mean(train[F.USER_RATING.name]))
-    return RatingNetwork(prepared.vocab, vocab_files, prepared.catalogue, stats, mean_rating, cfg.model)
+    return RatingNetwork(
+        prepared.vocab, vocab_files, prepared.catalogue, stats, mean_rating, cfg.model, cfg.data.history_length
+    )
 
 
 def predict(network: RatingNetwork, columns: Columns) -> np.ndarray:

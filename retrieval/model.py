@@ -46,11 +46,13 @@ class RetrievalModel(tfrs.Model):
         )
 
 
-def build_model(vocab: Vocabularies, vocab_files: dict[str, str], tower: TowerConfig, task: TaskConfig) -> RetrievalModel:
+def build_model(
+    vocab: Vocabularies, vocab_files: dict[str, str], tower: TowerConfig, task: TaskConfig, history_length: int
+) -> RetrievalModel:
     """A fresh retrieval model whose lookups read `vocab_files` (see Vocabularies.write_files)."""
     movie_ids = MovieIdEncoder(vocab_files, tower, name="movie_id_encoder")
     return RetrievalModel(
-        QueryTower(vocab, vocab_files, movie_ids, tower),
+        QueryTower(vocab, vocab_files, movie_ids, tower, history_length),
         CandidateTower(vocab_files, movie_ids, tower),
         task,
     )

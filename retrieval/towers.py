@@ -71,14 +71,21 @@ class QueryTower(tf.keras.Model):
 
     Inputs (dict of [batch] tensors, [batch, n] for `recent_movie_ids`), keys from
     `query_feature_names`: user id; with demographics gender, age bucket, raw age,
-    occupation, zip code; request `timestamp`; `recent_movie_ids` padded with "".
+    occupation, zip code; request `timestamp`; `recent_movie_ids` padded with "",
+    newest first (only the first `history_length`, as in training, are read).
     """
 
     def __init__(
-        self, vocab: Vocabularies, vocab_files: dict[str, str], movie_ids: MovieIdEncoder, cfg: TowerConfig
+        self,
+        vocab: Vocabularies,
+        vocab_files: dict[str, str],
+        movie_ids: MovieIdEncoder,
+        cfg: TowerConfig,
+        history_length: int,
     ):
         super().__init__(name="query_tower")
         self.cfg = cfg
+        self.history_length = history_length
         self.feature_names = query_feature_names(vocab, cfg)
         self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, cfg.l2)
         self.demographics = None
@@ -98,7 +105,7 @@ class QueryTower(tf.keras.Model):
         if self.cfg.use_time:
             parts.append(standardize(inputs[F.TIMESTAMP.name], self.time_stats)[:, tf.newaxis])
         if self.cfg.use_history:
-            history = inputs[F.RECENT_MOVIE_IDS.name]
+            history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.history_length]  # as trained
             parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, "")))
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
 

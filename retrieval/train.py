@@ -83,7 +83,7 @@ def train(cfg: RetrievalConfig, prepared: Prepared, run_dir: str) -> RetrievalMo
     """Trains with early stopping on validation recall; returns the best epoch's model."""
     training.set_seed(cfg.data.seed)
     vocab_files = prepared.vocab.write_files(os.path.join(run_dir, "vocab"))
-    model = build_model(prepared.vocab, vocab_files, cfg.model, cfg.task)
+    model = build_model(prepared.vocab, vocab_files, cfg.model, cfg.task, cfg.data.history_length)
     model.compile(optimizer=training.optimizer(cfg.trainer))
     names = (
         *model.query_tower.feature_names,

@@ -23,6 +23,7 @@ MOVIE_IDS = "movie_ids"  # [batch, k] string
 SCORES = "scores"  # [batch, k] float32
 QUERY_EMBEDDING = "query_embedding"  # [batch, d] float32
 PREDICTED_RATING = "predicted_rating"  # [batch] float32
+MOVIE_TITLE = F.MOVIE_TITLE.name  # [batch] string (ranking, recommender)
 
 # Extra inputs that are not features.
 SEEN_MOVIE_IDS = "seen_movie_ids"  # [batch, n] string, "" padded: movies to leave out

@@ -24,7 +24,7 @@ def model_and_vocab(tmp_path_factory):
         numeric_stats={"timestamp": (880_000_000.0, 1e12), "raw_user_age": (30.0, 100.0)},
     )  # fmt: skip
     files = vocab.write_files(str(tmp_path_factory.mktemp("vocab")))
-    return build_model(vocab, files, CFG, TaskConfig()), vocab
+    return build_model(vocab, files, CFG, TaskConfig(), history_length=2), vocab
 
 
 def _queries(user_ids, occupations=None, zips=None, history=None):
