@@ -17,8 +17,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The main job: train retrieval and ranking, export (ScaNN, brute force, ranking, composite
+# recommender), serve them over TensorFlow Serving's gRPC API on loopback, recommend, stop.
 demo: setup
-	$(VENV)/bin/recsys data summary --dataset movielens-100k --split temporal --output results/data
+	$(VENV)/bin/recsys demo
 
 # pytest's exit code 5 (no tests collected) fails too, and says so.
 test: setup
