@@ -85,7 +85,8 @@ def profile_from_ratings(ratings: dict[str, np.ndarray], user_id: str, history_l
     profile = UserProfile(user_id=user_id, timestamp=int(ratings[F.TIMESTAMP.name][rows].max()) + 1)
     for feature in USER_FEATURES[1:]:
         if feature.name in ratings:
-            setattr(profile, feature.name, ratings[feature.name][first].item())
+            value = ratings[feature.name][first]
+            setattr(profile, feature.name, value.item() if isinstance(value, np.generic) else value)
     movies = ratings[F.MOVIE_ID.name][rows]  # in time order
     profile.recent_movie_ids = [str(m) for m in movies[::-1][:history_length]]
     profile.seen_movie_ids = [str(m) for m in movies]

@@ -21,6 +21,17 @@ def test_models_config_names_every_model():
     assert dict(models[contract.RANKING].version_labels) == {"stable": 1}
 
 
+def test_stock_config_is_models_config_without_scann():
+    def parse(name):
+        return text_format.Parse((SERVING / name).read_text(), model_server_config_pb2.ModelServerConfig())
+
+    full = {m.name: m for m in parse("models.config").model_config_list.config}
+    stock = {m.name: m for m in parse("models.stock.config").model_config_list.config}
+    assert set(stock) == set(full) - {contract.RETRIEVAL}
+    for name, model in stock.items():
+        assert model == full[name], name
+
+
 def test_batching_and_monitoring_configs_parse():
     batching = text_format.Parse((SERVING / "batching.config").read_text(), BatchingParameters())
     assert batching.max_batch_size.value > 0 and batching.pad_variable_length_inputs
