@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
+        if args.log_level == "DEBUG":
+            raise  # the full traceback
         print(f"recsys: error: {e}", file=sys.stderr)
         return 2
 

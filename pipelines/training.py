@@ -6,7 +6,8 @@ import os
 
 import tensorflow as tf
 
-from pipelines.config import TrainerConfig
+from pipelines.config import TrainerConfig, save_config
+from pipelines.dataset import Prepared, prepare
 
 
 def set_seed(seed: int) -> None:
@@ -31,3 +32,13 @@ def callbacks(cfg: TrainerConfig, run_dir: str, monitor: str, mode: str) -> list
     if cfg.tensorboard:
         result.append(tf.keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
     return result
+
+
+def start_run(cfg) -> Prepared:
+    """A pipeline's first steps: create `cfg.run_dir`, save the resolved config there,
+    prepare `cfg.data` and save its vocabularies beside the config."""
+    os.makedirs(cfg.run_dir, exist_ok=True)
+    save_config(cfg, os.path.join(cfg.run_dir, "config.json"))
+    prepared = prepare(cfg.data)
+    prepared.vocab.save(cfg.run_dir)
+    return prepared

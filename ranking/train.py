@@ -12,9 +12,8 @@ import tensorflow as tf
 
 from pipelines import features as F
 from pipelines import training
-from pipelines.config import save_config
 from pipelines.data import Columns
-from pipelines.dataset import Prepared, prepare, to_tf_dataset
+from pipelines.dataset import Prepared, to_tf_dataset
 from ranking import features as RF
 from ranking import metrics
 from ranking.config import RankingConfig
@@ -103,11 +102,8 @@ def main(cfg: RankingConfig) -> dict:
     """Seeds, prepares data, trains, evaluates, exports; writes config and metrics to run_dir."""
     from ranking import export
 
-    os.makedirs(cfg.run_dir, exist_ok=True)
-    save_config(cfg, os.path.join(cfg.run_dir, "config.json"))
     started = time.time()
-    prepared = prepare(cfg.data)
-    prepared.vocab.save(cfg.run_dir)
+    prepared = training.start_run(cfg)
     model = train(cfg, prepared, cfg.run_dir)
     result = {
         "split": cfg.data.split,

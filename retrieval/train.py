@@ -12,9 +12,8 @@ import tensorflow as tf
 
 from pipelines import features as F
 from pipelines import training
-from pipelines.config import save_config
 from pipelines.data import Columns
-from pipelines.dataset import Prepared, prepare, seen_movies, to_tf_dataset
+from pipelines.dataset import Prepared, seen_movies, to_tf_dataset
 from retrieval import evaluate, metrics
 from retrieval.config import RetrievalConfig
 from retrieval.model import SAMPLING_PROBABILITY, RetrievalModel, build_model
@@ -106,11 +105,8 @@ def main(cfg: RetrievalConfig) -> dict:
     """
     from retrieval import export
 
-    os.makedirs(cfg.run_dir, exist_ok=True)
-    save_config(cfg, os.path.join(cfg.run_dir, "config.json"))
     started = time.time()
-    prepared = prepare(cfg.data)
-    prepared.vocab.save(cfg.run_dir)
+    prepared = training.start_run(cfg)
     model = train(cfg, prepared, cfg.run_dir)
     trained_seconds = time.time() - started
     result = {

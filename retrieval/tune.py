@@ -9,7 +9,6 @@ a second `--config`), plus the whole grid as JSON and Markdown.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import logging

@@ -62,7 +62,7 @@ def exported(tiny_movielens, tfds_cache, tmp_path_factory):
             [m.decode() for m in module.serving_signatures["serving_default"](**r)["movie_ids"].numpy()[0]]
             for r in requests
         ]
-    return cfg, paths, requests, expected, prepared
+    return cfg, paths, requests, expected, prepared, (ids.numpy(), movies.numpy())
 
 
 def _call(model, signature: str, inputs: dict):
@@ -82,7 +82,7 @@ def _json_requests(requests, path):
 
 @pytest.mark.parametrize("name", [contract.RETRIEVAL_BRUTEFORCE, contract.RETRIEVAL])
 def test_fresh_process_gives_the_trained_models_top_k(exported, name, tmp_path):
-    cfg, paths, requests, expected, _ = exported
+    cfg, paths, requests, expected, _, _ = exported
     kind = "scann" if name == contract.RETRIEVAL else "brute_force"
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     run = subprocess.run(
@@ -96,25 +96,22 @@ def test_fresh_process_gives_the_trained_models_top_k(exported, name, tmp_path):
 def test_brute_force_top_k_is_exact_against_numpy(exported):
     import tensorflow as tf
 
-    from retrieval import train
-
-    cfg, paths, requests, expected, prepared = exported
+    cfg, paths, requests, _, _, (movie_ids, movies) = exported
     model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
-    for request, ids in zip(requests, expected[contract.RETRIEVAL_BRUTEFORCE]):
-        query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)
-        q = query[contract.QUERY_EMBEDDING].numpy()
-        assert q.shape == (1, cfg.model.output_dim)
-        # Score the movies independently: recompute each movie's embedding is not needed;
-        # the exported scores must be the query times the returned movies' stored embeddings.
-        scores = _call(model, contract.SERVING_DEFAULT, request)["scores"]
-        assert np.all(np.diff(scores.numpy()[0]) <= 1e-6), "scores are sorted best first"
-        assert len(set(ids)) == cfg.index.k
+    for request in requests:
+        query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)[contract.QUERY_EMBEDDING].numpy()
+        assert query.shape == (1, cfg.model.output_dim)
+        scores = query[0] @ movies.T  # every movie, scored independently of the index
+        expected = [m.decode() for m in movie_ids[np.argsort(-scores, kind="stable")[: cfg.index.k]]]
+        out = _call(model, contract.SERVING_DEFAULT, request)
+        assert [m.decode() for m in out[contract.MOVIE_IDS].numpy()[0]] == expected
+        assert np.allclose(out[contract.SCORES].numpy()[0], np.sort(scores)[::-1][: cfg.index.k], atol=1e-5)
 
 
 def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
     import tensorflow as tf
 
-    cfg, paths, _, _, prepared = exported
+    cfg, paths, _, _, prepared, _ = exported
     model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
     catalogue = set(prepared.catalogue["movie_id"])
     for demographics in (
@@ -131,7 +128,7 @@ def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
 
 
 def test_saved_model_cli_show_lists_the_contract_names(exported):
-    _, paths, _, _, _ = exported
+    _, paths, _, _, _, _ = exported
     for name in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
         shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", paths[name], "--all"],
                                capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -142,7 +139,7 @@ def test_saved_model_cli_show_lists_the_contract_names(exported):
 
 
 def test_saved_model_cli_run_prints_movie_ids(exported):
-    _, paths, _, _, prepared = exported
+    _, paths, _, _, prepared, _ = exported
     exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
              "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
              "recent_movie_ids=[['1','2']]")  # fmt: skip

@@ -75,3 +75,30 @@ def test_zip_prefix_tf_matches_python():
     codes = ["55455", " t8h1n", "V3N4P", "12", ""]
     got = [z.decode() for z in zip_prefix(tf.constant(codes)).numpy()]
     assert got == [F.zip_prefix(c) for c in codes]
+
+
+@pytest.mark.parametrize(
+    "task, tower",
+    [
+        (TaskConfig(), CFG),
+        (TaskConfig(num_hard_negatives=2, logq_correction=False), CFG),
+        (TaskConfig(remove_accidental_hits=False, temperature=0.0), TowerConfig(**{**CFG.__dict__, "normalize": False})),
+    ],
+)
+def test_every_task_switch_gives_a_finite_loss_and_gradients(model_and_vocab, tmp_path, task, tower):
+    from retrieval.model import SAMPLING_PROBABILITY
+
+    _, vocab = model_and_vocab
+    model = build_model(vocab, vocab.write_files(str(tmp_path)), tower, task, history_length=2)
+    batch = {
+        **_queries(["1", "2", "1", "2"]),
+        "movie_id": tf.constant(["10", "20", "10", "30"]),  # rows 0 and 2: an accidental hit
+        "movie_title": tf.constant(["Star Wars (1977)"] * 4),
+        "movie_genres": tf.constant(np.eye(4, len(F.GENRES), dtype=np.float32)),
+        SAMPLING_PROBABILITY: tf.constant([0.5, 0.25, 0.5, 0.25]),
+    }
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(batch, training=True)
+    gradients = tape.gradient(loss, model.trainable_variables)
+    assert np.isfinite(loss.numpy())
+    assert any(g is not None and np.any(g.numpy() != 0) for g in gradients if not isinstance(g, tf.IndexedSlices))

@@ -4,14 +4,12 @@ composite model, and the same client against a real tensorflow_model_server when
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
