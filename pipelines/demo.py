@@ -52,12 +52,16 @@ def run(retrieval_cfg, ranking_cfg, model_config: str, users: list[str], k: int,
             )  # fmt: skip
             for name, profile in profiles.items():
                 composite = recommender.recommend_composite(client, profile, k)
-                two_calls = recommender.recommend(client, profile, k)
-                shown[name] = {"composite": composite, "client_side": two_calls}
+                exact = recommender.recommend(client, profile, k, retrieval_model=contract.RETRIEVAL_BRUTEFORCE)
+                scann = recommender.recommend(client, profile, k, retrieval_model=contract.RETRIEVAL)
+                shown[name] = {"composite": composite, "client_side_bruteforce": exact, "client_side_scann": scann}
                 print(f"\nTop {k} for user {name} (one Predict call to `{contract.RECOMMENDER}`):")
                 print(recommender.format_table(composite))
-                same = [r["movie_id"] for r in composite] == [r["movie_id"] for r in two_calls]
-                print(f"client-side (retrieval ScaNN + ranking, two calls): {'same top-k' if same else 'differs'}")
+                ids = [r["movie_id"] for r in composite]
+                same = ids == [r["movie_id"] for r in exact]
+                common = len(set(ids) & {r["movie_id"] for r in scann})
+                print(f"client-side, two calls: {'the same' if same else 'a DIFFERENT'} top-{k} with exact retrieval; "
+                      f"{common}/{k} of it with ScaNN retrieval (approximate)")
     finally:
         server.stop()
     result = {

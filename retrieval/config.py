@@ -87,9 +87,9 @@ class IndexConfig:
 
     kind: str = "scann"
     k: int = 100
-    num_leaves: int = 40
+    num_leaves: int = 20
     num_leaves_to_search: int = 10
-    num_reordering_candidates: int = 200
+    num_reordering_candidates: int = 400
     dimensions_per_block: int = 2
     training_iterations: int = 12
 

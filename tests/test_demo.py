@@ -24,6 +24,8 @@ def test_demo_trains_exports_serves_and_recommends(tiny_movielens, tfds_cache, t
     assert saved == json.loads(json.dumps(result))
     for name, shown in saved["recommendations"].items():
         assert len(shown["composite"]) == 3, name
+        assert shown["composite"] == [{k: r[k] for k in ("movie_id", "title", "predicted_rating")}
+                                      for r in shown["client_side_bruteforce"]]  # fmt: skip
         seen = set()
         if name in ("1", "2"):
             seen = {m for (u, m, _, _) in tiny_movielens.ratings if u == name}
