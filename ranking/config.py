@@ -31,6 +31,8 @@ class RankingModelConfig:
       use_history: Read `recent_movie_ids` (movies the user rated before, SVD++'s implicit
         feedback): their mean embedding joins the features and the user side of the
         dot product.
+      ensemble_size: Independently initialised networks trained side by side; the model
+        predicts their mean (one SavedModel). 1 is a single network.
     """
 
     id_embedding_dim: int = 32
@@ -46,8 +48,11 @@ class RankingModelConfig:
     use_movie_features: bool = True
     use_time: bool = True
     use_history: bool = True
+    ensemble_size: int = 1
 
     def __post_init__(self) -> None:
+        if self.ensemble_size < 1:
+            raise ConfigError(f"model.ensemble_size={self.ensemble_size}: expected >= 1")
         if self.structure not in ("stacked", "parallel"):
             raise ConfigError(f"model.structure={self.structure!r}: expected 'stacked' or 'parallel'")
 
@@ -69,6 +74,18 @@ class RankingTaskConfig:
 
 
 @dataclasses.dataclass
+class RankingTrainerConfig(TrainerConfig):
+    """Optimisation (see pipelines.config.TrainerConfig), plus:
+
+    Attributes:
+      refit: After early stopping has chosen the number of epochs on validation, train a
+        fresh model for that many epochs on train + validation (more data, same recipe).
+    """
+
+    refit: bool = False
+
+
+@dataclasses.dataclass
 class RankingConfig:
     """Everything `recsys train ranking` needs.
 
@@ -84,8 +101,8 @@ class RankingConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: RankingModelConfig = dataclasses.field(default_factory=RankingModelConfig)
     task: RankingTaskConfig = dataclasses.field(default_factory=RankingTaskConfig)
-    trainer: TrainerConfig = dataclasses.field(
-        default_factory=lambda: TrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
+    trainer: RankingTrainerConfig = dataclasses.field(
+        default_factory=lambda: RankingTrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
     )
     run_dir: str = "runs/ranking"
     export_dir: str = "models"

@@ -137,6 +137,19 @@ class RatingNetwork(tf.keras.Model):
         return rating
 
 
+class RatingEnsemble(tf.keras.Model):
+    """The mean prediction of independently initialised RatingNetworks (same inputs)."""
+
+    def __init__(self, members: list[RatingNetwork]):
+        super().__init__(name="rating_ensemble")
+        self.members = members
+        self.feature_names = members[0].feature_names
+        self.movies = members[0].movies
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        return tf.add_n([m(inputs, training=training) for m in self.members]) / len(self.members)
+
+
 class ListMLELoss(tf.keras.losses.Loss):
     """ListMLE (Xia et al., 2008): the negative log-likelihood of the true order of each
     list under a Plackett-Luce model of the predicted scores.
@@ -158,9 +171,11 @@ class RankingModel(tfrs.Model):
     features of one user's ratings per row.
     """
 
-    def __init__(self, network: RatingNetwork, task: RankingTaskConfig):
+    def __init__(self, network: RatingNetwork | RatingEnsemble, task: RankingTaskConfig):
         super().__init__()
         self.network = network
+        # An ensemble's members each get their own loss, so they learn independently.
+        self.members = network.members if isinstance(network, RatingEnsemble) else [network]
         self.task_config = task
         self.task = tfrs.tasks.Ranking(
             loss=tf.keras.losses.MeanSquaredError(), metrics=[tf.keras.metrics.RootMeanSquaredError("rmse")]
@@ -173,12 +188,15 @@ class RankingModel(tfrs.Model):
     def compute_loss(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         labels = inputs[F.USER_RATING.name]
         if labels.shape.rank == 1:
-            return self.task(labels=labels, predictions=self.network(inputs, training=training))
+            return tf.add_n([self.task(labels=labels, predictions=m(inputs, training=training)) for m in self.members])
         list_shape = tf.shape(labels)
         flat = {k: _flatten_lists(inputs[k]) for k in self.network.feature_names}
-        predictions = tf.reshape(self.network(flat, training=training), list_shape)
-        pointwise = self.task(labels=tf.reshape(labels, [-1]), predictions=tf.reshape(predictions, [-1]))
-        return pointwise + self.task_config.listwise_weight * self.listwise(labels=labels, predictions=predictions)
+        losses = []
+        for member in self.members:
+            predictions = tf.reshape(member(flat, training=training), list_shape)
+            pointwise = self.task(labels=tf.reshape(labels, [-1]), predictions=tf.reshape(predictions, [-1]))
+            losses.append(pointwise + self.task_config.listwise_weight * self.listwise(labels=labels, predictions=predictions))
+        return tf.add_n(losses)
 
 
 def _flatten_lists(values: tf.Tensor) -> tf.Tensor:

@@ -17,22 +17,25 @@ from pipelines.dataset import Prepared, to_tf_dataset
 from ranking import features as RF
 from ranking import metrics
 from ranking.config import RankingConfig
-from ranking.model import RankingModel, RatingNetwork
+from ranking.model import RankingModel, RatingEnsemble, RatingNetwork
 
 log = logging.getLogger(__name__)
 
 PREDICT_BATCH = 8192
 
 
-def build_network(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> RatingNetwork:
-    """A fresh network with training-split vocabularies and statistics."""
+def build_network(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> RatingNetwork | RatingEnsemble:
+    """A fresh network (or ensemble of them) with training-split vocabularies and statistics."""
     vocab_files = prepared.vocab.write_files(os.path.join(run_dir, "vocab"))
     train = prepared.parts["train"]
     stats = RF.training_stats(train, prepared.catalogue)
     mean_rating = float(np.mean(train[F.USER_RATING.name]))
-    return RatingNetwork(
-        prepared.vocab, vocab_files, prepared.catalogue, stats, mean_rating, cfg.model, cfg.data.history_length
-    )
+    members = [
+        RatingNetwork(prepared.vocab, vocab_files, prepared.catalogue, stats, mean_rating, cfg.model,
+                      cfg.data.history_length)  # fmt: skip
+        for _ in range(cfg.model.ensemble_size)
+    ]
+    return members[0] if len(members) == 1 else RatingEnsemble(members)
 
 
 def predict(network: RatingNetwork, columns: Columns) -> np.ndarray:
@@ -74,12 +77,27 @@ class ValidationRMSE(tf.keras.callbacks.Callback):
 
 
 def train(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> RankingModel:
-    """Trains with early stopping on validation RMSE; returns the best epoch's model."""
+    """Trains with early stopping on validation RMSE; returns the best epoch's model.
+
+    With `trainer.refit`, then trains a fresh model on train + validation for the number
+    of epochs early stopping chose, and returns that one.
+    """
+    model = _fit(cfg, prepared, run_dir, prepared.parts["train"], cfg.trainer.epochs, early_stopping=True)
+    if not cfg.trainer.refit:
+        return model
+    best_epochs = int(np.argmin(model.history.history["val_rmse"])) + 1
+    log.info("refitting on train + validation for %d epochs", best_epochs)
+    train_part, validation = prepared.parts["train"], prepared.parts["validation"]
+    both = {k: np.concatenate([train_part[k], validation[k]]) for k in train_part}
+    return _fit(cfg, prepared, run_dir, both, best_epochs, early_stopping=False)
+
+
+def _fit(cfg: RankingConfig, prepared: Prepared, run_dir: str, train_part: Columns, epochs: int,
+         early_stopping: bool) -> RankingModel:  # fmt: skip
     training.set_seed(cfg.data.seed)
     model = RankingModel(build_network(cfg, prepared, run_dir), cfg.task)
     model.compile(optimizer=training.optimizer(cfg.trainer))
     names = (*model.network.feature_names, F.USER_RATING.name)
-    train_part = prepared.parts["train"]
     if cfg.task.listwise_weight > 0:
         lists = listwise_columns(train_part, model.network.feature_names, cfg.task.list_length,
                                  cfg.task.lists_per_user, cfg.data.seed)  # fmt: skip
@@ -87,8 +105,10 @@ def train(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> RankingModel:
         data = to_tf_dataset(lists, names, batch_size, cfg.data.seed)
     else:
         data = to_tf_dataset(train_part, names, cfg.trainer.batch_size, cfg.data.seed)
-    callbacks = [ValidationRMSE(prepared.parts["validation"]), *training.callbacks(cfg.trainer, run_dir, "val_rmse", "min")]
-    model.fit(data, epochs=cfg.trainer.epochs, callbacks=callbacks, verbose=2)
+    callbacks = [ValidationRMSE(prepared.parts["validation"])]
+    if early_stopping:
+        callbacks += training.callbacks(cfg.trainer, run_dir, "val_rmse", "min")
+    model.fit(data, epochs=epochs, callbacks=callbacks, verbose=2)
     return model
 
 

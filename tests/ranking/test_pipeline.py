@@ -149,3 +149,26 @@ def test_vocabularies_and_statistics_come_from_the_training_part(trained_ranking
     assert set(saved.movie_id) == set(prepared.parts["train"]["movie_id"])
     timestamps = prepared.parts["train"]["timestamp"].astype(np.float64)
     assert np.isclose(saved.numeric_stats["timestamp"][0], timestamps.mean())
+
+
+def test_ensemble_with_refit_trains_exports_and_averages(tiny_movielens, tfds_cache, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.dataset import prepare
+    from ranking import export, train
+    from ranking.config import RankingConfig
+    from ranking.model import RatingEnsemble
+    from tests.conftest import tiny_ranking_overrides
+
+    overrides = tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path)
+    cfg = load_config(RankingConfig, None, overrides + ["model.ensemble_size=2", "trainer.refit=true"])
+    prepared = prepare(cfg.data)
+    model = train.train(cfg, prepared, cfg.run_dir)
+    assert isinstance(model.network, RatingEnsemble) and len(model.network.members) == 2
+    # the refit model saw train + validation
+    assert model.history.params["steps"] == -(-sum(len(prepared.parts[p]["user_id"]) for p in ("train", "validation")) // 16)
+    test = prepared.parts["test"]
+    members = [train.predict(m, test) for m in model.network.members]
+    assert np.allclose(train.predict(model.network, test), np.clip(np.mean(members, axis=0), 1, 5), atol=1e-5)
+    loaded = tf.saved_model.load(export.export(model.network, prepared, cfg, metrics={}))
+    out = _call(loaded, _user())
+    assert out.shape == (3,) and np.all(np.isfinite(out.numpy()))
