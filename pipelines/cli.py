@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from pipelines import env as _env  # noqa: F401  (before tensorflow)
 from pipelines.config import ConfigError, DataConfig, load_config
@@ -35,9 +36,9 @@ class DataJobConfig:
 CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig, "retrieval": RetrievalConfig, "ranking": RankingConfig}
 
 
-def _add_config_options(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", action="append", default=[default_config] if default_config else [],
+        "--config", action="append", default=[],
         help="TOML config file (see configs/); repeat to layer files, later ones win",
     )  # fmt: skip
     parser.add_argument(
@@ -161,7 +162,7 @@ def cmd_export_recommender(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     """Two-stage recommendations over gRPC for a known user (profile from the data) or a new one."""
-    from pipelines import demo
+    from pipelines import data
     from serving import recommender
     from serving.client import ServingClient, ServingClientError
 
@@ -172,7 +173,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     }  # fmt: skip
     seen = [m for m in (args.seen or "").split(",") if m]
     if any(v is not None for v in demographics.values()) or not args.user_id:
-        profile = recommender.UserProfile(user_id=args.user_id or "", timestamp=args.timestamp or 0,
+        profile = recommender.UserProfile(user_id=args.user_id or "", timestamp=args.timestamp or int(time.time()),
                                           recent_movie_ids=seen[::-1], seen_movie_ids=seen)  # fmt: skip
         for key, value in demographics.items():
             if value is not None:
@@ -183,7 +184,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             profile.bucketized_user_age = max(b for b in AGE_BUCKETS if b <= max(args.age, 1))
     else:
         cfg = _config(DataJobConfig, args)
-        profile = recommender.profile_from_ratings(demo.user_profile_source(cfg.data), args.user_id, 50)
+        profile = recommender.profile_from_ratings(data.load(cfg.data).ratings, args.user_id, 50)
     try:
         with ServingClient(args.target, timeout=args.timeout) as client:
             if args.via == "composite":
@@ -222,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary_parser = data_jobs.add_parser(
         "summary", help="ratings, users, movies, split sizes, rating histogram, time range"
     )
-    _add_config_options(summary_parser, default_config=None)
+    _add_config_options(summary_parser)
     summary_parser.add_argument("--output", help="also write summary-<dataset>-<split>.{json,md} here")
     summary_parser.set_defaults(handler=cmd_data_summary)
 
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec_parser.add_argument("--occupation", help="new user: occupation (ML-100K's words, e.g. writer)")
     rec_parser.add_argument("--zip", help="new user: zip code")
     rec_parser.add_argument("--seen", help="new user: comma-separated movie ids already rated, oldest first")
-    rec_parser.add_argument("--timestamp", type=int, help="new user: request time (seconds since 1970)")
+    rec_parser.add_argument("--timestamp", type=int, help="new user: request time, seconds since 1970 (default now)")
     rec_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec_parser.set_defaults(handler=cmd_recommend)
 

@@ -8,13 +8,11 @@ them, writes them to <results>/demo.json, and stops the server.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 
 from pipelines import data
-from pipelines.config import DataConfig
 from serving import contract
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ def run(retrieval_cfg, ranking_cfg, model_config: str, users: list[str], k: int,
         with ServingClient(server.address, timeout=30) as client:
             client.wait_until_available([contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE, contract.RANKING,
                                          contract.RECOMMENDER], timeout=300)  # fmt: skip
-            movielens = data.load(dataclasses.replace(retrieval_cfg.data))
+            movielens = data.load(retrieval_cfg.data)
             profiles = {u: recommender.profile_from_ratings(movielens.ratings, u, 50) for u in users}
             profiles["new user (demographics only)"] = recommender.UserProfile(
                 user_gender=False, bucketized_user_age=25.0, raw_user_age=27.0, user_occupation_text="writer",
@@ -75,7 +73,3 @@ def run(retrieval_cfg, ranking_cfg, model_config: str, users: list[str], k: int,
     log.info("wrote %s", os.path.join(results_dir, "demo.json"))
     return result
 
-
-def user_profile_source(cfg: DataConfig):
-    """The dataset a `recsys recommend --user-id` reads the user's profile from."""
-    return data.load(cfg).ratings

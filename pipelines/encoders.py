@@ -41,11 +41,17 @@ def zip_prefix(zip_codes: tf.Tensor) -> tf.Tensor:
     return tf.strings.substr(tf.strings.upper(tf.strings.strip(zip_codes)), 0, F.ZIP_PREFIX_LENGTH)
 
 
+# Standardised values are clipped here: a request far outside the training range (a
+# timestamp of 0, or years after the data) saturates instead of dominating the model.
+STANDARDIZED_LIMIT = 5.0
+
+
 def standardize(values: tf.Tensor, stats: tuple[float, float]) -> tf.Tensor:
-    """(x - mean) / std in float64 (timestamps lose seconds in float32), returned as float32."""
+    """(x - mean) / std, clipped to +-STANDARDIZED_LIMIT; computed in float64 (timestamps
+    lose seconds in float32), returned as float32."""
     mean, variance = stats
     scaled = (tf.cast(values, tf.float64) - mean) / max(variance, 1e-12) ** 0.5
-    return tf.cast(scaled, tf.float32)
+    return tf.cast(tf.clip_by_value(scaled, -STANDARDIZED_LIMIT, STANDARDIZED_LIMIT), tf.float32)
 
 
 def masked_mean(embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -102,3 +102,10 @@ def test_every_task_switch_gives_a_finite_loss_and_gradients(model_and_vocab, tm
     gradients = tape.gradient(loss, model.trainable_variables)
     assert np.isfinite(loss.numpy())
     assert any(g is not None and np.any(g.numpy() != 0) for g in gradients if not isinstance(g, tf.IndexedSlices))
+
+
+def test_out_of_range_numbers_saturate():
+    from pipelines.encoders import STANDARDIZED_LIMIT, standardize
+
+    out = standardize(tf.constant([0, 880_000_000, 1_800_000_000], tf.int64), (880_000_000.0, 1e12)).numpy()
+    assert out.tolist() == [-STANDARDIZED_LIMIT, 0.0, STANDARDIZED_LIMIT]
