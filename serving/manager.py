@@ -183,7 +183,8 @@ class ModelManager:
         log.info("%s version %d is available", name, version.number)
 
     def get(self, name: str, version: int | None = None, label: str = "") -> Version:
-        """The servable for a request's model spec.
+        """The servable for a request's model spec: a snapshot, so a version unloaded while
+        the request runs stays usable until the request ends.
 
         Raises:
           ServingError: NOT_FOUND for an unknown model, version or label; UNAVAILABLE when
@@ -203,7 +204,7 @@ class ModelManager:
             available = {n: v for n, v in self._versions[name].items() if v.state == State.AVAILABLE}
             if version is not None:
                 if version in available:
-                    return available[version]
+                    return dataclasses.replace(available[version])
                 known = version in self._versions[name] or version in complete_versions(self.base_path(name))
                 code = grpc.StatusCode.UNAVAILABLE if known else grpc.StatusCode.NOT_FOUND
                 raise ServingError(code, f"Servable not found for request: Specific({name}, {version})")
@@ -211,7 +212,7 @@ class ModelManager:
                 raise ServingError(
                     grpc.StatusCode.UNAVAILABLE, f"Servable {name} has no version loaded yet: Latest({name})"
                 )
-            return available[max(available)]
+            return dataclasses.replace(available[max(available)])
 
     def statuses(self, name: str, version: int | None = None) -> list[Version]:
         """Every known version of a model (or one), newest first.
