@@ -11,7 +11,6 @@ Writes ranking.json and ranking.md into the output folder.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,6 +20,7 @@ import numpy as np
 from pipelines import features as F
 from pipelines.config import save_config, to_dict
 from pipelines.dataset import prepare
+from pipelines.reports import write_report
 from ranking import baselines
 from ranking import metrics as M
 from ranking.config import RankingConfig
@@ -74,11 +74,8 @@ def run(cfg: RankingConfig, output_dir: str) -> dict:
             "below_every_peer": {"value": round(ours, 4), "best_peer": round(best_peer, 4), "met": ours < best_peer},
         },
     }
-    with open(os.path.join(output_dir, "ranking.json"), "w") as f:
-        json.dump(result, f, indent=2)
     markdown = to_markdown(result)
-    with open(os.path.join(output_dir, "ranking.md"), "w") as f:
-        f.write(markdown)
+    write_report(os.path.join(output_dir, "ranking"), result, markdown)
     print(markdown, end="")
     return result
 

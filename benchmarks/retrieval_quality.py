@@ -24,6 +24,7 @@ import tensorflow as tf
 from pipelines import features as F
 from pipelines.config import save_config, to_dict
 from pipelines.dataset import prepare
+from pipelines.reports import write_report
 from retrieval import baselines, evaluate
 from retrieval.config import RetrievalConfig
 from retrieval.index import build_index
@@ -78,11 +79,8 @@ def run(cfg: RetrievalConfig, output_dir: str) -> dict:
         "index": index_report,
         "targets": targets(rows, index_report),
     }
-    with open(os.path.join(output_dir, "retrieval.json"), "w") as f:
-        json.dump(result, f, indent=2)
     markdown = to_markdown(result)
-    with open(os.path.join(output_dir, "retrieval.md"), "w") as f:
-        f.write(markdown)
+    write_report(os.path.join(output_dir, "retrieval"), result, markdown)
     print(markdown, end="")
     return result
 

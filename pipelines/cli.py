@@ -15,6 +15,7 @@ import time
 
 from pipelines import env as _env  # noqa: F401  (before tensorflow)
 from pipelines.config import ConfigError, DataConfig, load_config
+from pipelines.reports import write_report
 from ranking.config import RankingConfig
 from retrieval.config import RetrievalConfig
 
@@ -75,13 +76,7 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
     markdown = summary.to_markdown(result)
     print(markdown, end="")
     if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        stem = os.path.join(args.output, f"summary-{cfg.data.dataset}-{cfg.data.split}")
-        with open(stem + ".json", "w") as f:
-            json.dump(result, f, indent=2)
-        with open(stem + ".md", "w") as f:
-            f.write(markdown)
-        log.info("wrote %s.json and %s.md", stem, stem)
+        write_report(os.path.join(args.output, f"summary-{cfg.data.dataset}-{cfg.data.split}"), result, markdown)
     return 0
 
 

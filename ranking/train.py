@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -14,6 +13,7 @@ from pipelines import features as F
 from pipelines import training
 from pipelines.data import Columns
 from pipelines.dataset import Prepared, to_tf_dataset
+from pipelines.reports import write_report
 from ranking import features as RF
 from ranking import metrics
 from ranking.config import RankingConfig
@@ -131,14 +131,11 @@ def main(cfg: RankingConfig) -> dict:
         "test": evaluate(model.network, prepared),
     }
     result["exports"] = {"ranking": export.export(model.network, prepared, cfg, metrics=result["test"])}
-    with open(os.path.join(cfg.run_dir, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
     test = result["test"]
     table = (
         "| model | RMSE | MAE | NDCG@10 |\n|---|---:|---:|---:|\n"
         f"| dcn-ranking | {test['rmse']:.4f} | {test['mae']:.4f} | {test['ndcg@10']:.4f} |\n"
     )
-    with open(os.path.join(cfg.run_dir, "metrics.md"), "w") as f:
-        f.write(table)
+    write_report(os.path.join(cfg.run_dir, "metrics"), result, table)
     print(table, end="")
     return result

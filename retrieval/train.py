@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -14,6 +13,7 @@ from pipelines import features as F
 from pipelines import training
 from pipelines.data import Columns
 from pipelines.dataset import Prepared, seen_movies, to_tf_dataset
+from pipelines.reports import write_report
 from retrieval import evaluate, metrics
 from retrieval.config import RetrievalConfig
 from retrieval.model import SAMPLING_PROBABILITY, RetrievalModel, build_model
@@ -121,12 +121,8 @@ def main(cfg: RetrievalConfig) -> dict:
         catalogue_embeddings(model, prepared.catalogue),
         query_embeddings(model, prepared.parts["test"]),
     )
-    with open(os.path.join(cfg.run_dir, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
     table = evaluate.to_markdown({"two-tower": {cfg.data.split: result["test"]}})
-    with open(os.path.join(cfg.run_dir, "metrics.md"), "w") as f:
-        f.write(table)
+    write_report(os.path.join(cfg.run_dir, "metrics"), result, table)
     print(table, end="")
-    log.info("wrote %s", os.path.join(cfg.run_dir, "metrics.json"))
     return result
 

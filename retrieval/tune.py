@@ -10,7 +10,6 @@ a second `--config`), plus the whole grid as JSON and Markdown.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import os
@@ -19,6 +18,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from pipelines.reports import write_report
 from retrieval.config import IndexConfig
 from retrieval.index import build_index
 
@@ -91,11 +91,7 @@ def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_que
                 f"{'' if meeting else ': NOT MET, the best recall found'}).\n[index]\nkind = \"scann\"\n")  # fmt: skip
         for key in ("num_leaves", "num_leaves_to_search", "num_reordering_candidates"):
             f.write(f"{key} = {best[key]}\n")
-    stem = os.path.splitext(output)[0]
-    with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=2)
-    with open(stem + ".md", "w") as f:
-        f.write(to_markdown(result))
+    write_report(os.path.splitext(output)[0], result, to_markdown(result))
     return result
 
 
