@@ -42,7 +42,7 @@ class RankingModelConfig:
     structure: str = "stacked"
     deep_layers: tuple[int, ...] = (256, 64)
     dropout: float = 0.2
-    l2: float = 1e-5
+    l2: float = 1e-3
     dot_product: bool = True
     use_demographics: bool = True
     use_movie_features: bool = True
