@@ -19,6 +19,7 @@ import numpy as np
 
 from pipelines import features as F
 from pipelines.config import save_config, to_dict
+from pipelines import plots
 from pipelines.dataset import prepare
 from pipelines.reports import write_report
 from ranking import baselines
@@ -76,6 +77,12 @@ def run(cfg: RankingConfig, output_dir: str) -> dict:
     }
     markdown = to_markdown(result)
     write_report(os.path.join(output_dir, "ranking"), result, markdown)
+    plots.bar_chart(
+        os.path.join(output_dir, "ranking.png"),
+        "Rating prediction on MovieLens 100K, random split (lower is better)",
+        {"RMSE": {m: r["rmse"] for m, r in results.items()}, "MAE": {m: r["mae"] for m, r in results.items()}},
+        "error on the test ratings",
+    )
     print(markdown, end="")
     return result
 

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from pipelines import plots
 from pipelines.reports import write_report
 from retrieval.config import IndexConfig
 from retrieval.index import build_index
@@ -66,7 +67,7 @@ def measure(index_cfg: IndexConfig, ids, movies, queries, exact: np.ndarray, tim
 
 
 def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_queries: int = 200) -> dict:
-    """Runs the grid; writes `output` (TOML) and `output` with .json/.md; returns the result.
+    """Runs the grid; writes `output` (TOML) and `output` with .json/.md/.png; returns the result.
 
     Raises:
       FileNotFoundError: when the run has no saved embeddings (train first).
@@ -91,7 +92,9 @@ def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_que
                 f"{'' if meeting else ': NOT MET, the best recall found'}).\n[index]\nkind = \"scann\"\n")  # fmt: skip
         for key in ("num_leaves", "num_leaves_to_search", "num_reordering_candidates"):
             f.write(f"{key} = {best[key]}\n")
-    write_report(os.path.splitext(output)[0], result, to_markdown(result))
+    stem = os.path.splitext(output)[0]
+    write_report(stem, result, to_markdown(result))
+    plots.tradeoff_chart(stem + ".png", f"ScaNN settings, recall@{k} against brute force", rows, best, target)
     return result
 
 

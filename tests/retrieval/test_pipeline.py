@@ -58,6 +58,7 @@ def test_tune_index_writes_a_usable_index_config(trained_retrieval, tmp_path):
     assert tuned.index.num_leaves == result["best"]["num_leaves"]
     assert result["best"]["recall"] >= 0.5
     assert (tmp_path / "index.md").read_text().count("| yes |") == 1
+    assert (tmp_path / "index.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_tune_index_without_a_run_says_what_to_do(tmp_path):

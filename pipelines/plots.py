@@ -1,0 +1,58 @@
+"""PNG charts of benchmark and tuning results (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+log = logging.getLogger(__name__)
+
+
+def bar_chart(path: str, title: str, groups: dict[str, dict[str, float]], ylabel: str) -> None:
+    """Grouped bars: one group per outer key, one bar per model (inner key), values on top.
+
+    Args:
+      path: The PNG to write.
+      groups: {group label: {model name: value}}; every group should name the same models.
+    """
+    models = list(dict.fromkeys(m for values in groups.values() for m in values))
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(groups) * max(1, len(models)) / 2, 4))
+    for i, model in enumerate(models):
+        xs = [g + (i - (len(models) - 1) / 2) * width for g in range(len(groups))]
+        ys = [values.get(model, float("nan")) for values in groups.values()]
+        bars = ax.bar(xs, ys, width, label=model)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks(range(len(groups)), list(groups))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def tradeoff_chart(path: str, title: str, rows: list[dict], chosen: dict, target: float) -> None:
+    """Recall against latency of every index setting tried; the chosen one is marked.
+
+    Args:
+      rows: Dicts with `recall` and `ms_per_query` (as `retrieval.tune` measures them).
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([r["ms_per_query"] for r in rows], [r["recall"] for r in rows], s=14, label="settings tried")
+    ax.scatter([chosen["ms_per_query"]], [chosen["recall"]], s=80, marker="*", color="red", label="chosen")
+    ax.axhline(target, linestyle="--", color="grey", linewidth=1, label=f"target {target}")
+    ax.set_xlabel("median ms per query")
+    ax.set_ylabel("recall against brute force")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    log.info("wrote %s", path)
