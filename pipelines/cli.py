@@ -241,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
         "retrieval", help="three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force"
     )
     _add_config_options(bench_retrieval)
-    bench_retrieval.add_argument("--output", default="benchmarks/results", help="folder for retrieval.{json,md}")
+    bench_retrieval.add_argument("--output", default="benchmarks/results", help="folder for retrieval.{json,md,png}")
     bench_retrieval.set_defaults(handler=cmd_benchmark_retrieval)
     bench_ranking = bench_jobs.add_parser(
         "ranking", help="RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial"
     )
     _add_config_options(bench_ranking)
-    bench_ranking.add_argument("--output", default="benchmarks/results", help="folder for ranking.{json,md}")
+    bench_ranking.add_argument("--output", default="benchmarks/results", help="folder for ranking.{json,md,png}")
     bench_ranking.set_defaults(handler=cmd_benchmark_ranking)
 
     tune_parser = jobs.add_parser("tune-index", help="cheapest ScaNN setting meeting a recall target")
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--k", type=int, default=10, help="recall@k against brute force (default 10)")
     tune_parser.add_argument("--target", type=float, default=0.95, help="recall target (default 0.95)")
     tune_parser.add_argument("--output", default="results/index-tuned.toml",
-                             help="TOML [index] file to write (plus .json and .md beside it)")  # fmt: skip
+                             help="TOML [index] file to write (plus .json, .md and .png beside it)")  # fmt: skip
     tune_parser.set_defaults(handler=cmd_tune_index)
 
     export_parser = jobs.add_parser("export", help="export a composed model")
