@@ -159,7 +159,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     """Two-stage recommendations over gRPC for a known user (profile from the data) or a new one."""
     from pipelines import data
     from serving import recommender
-    from serving.client import ServingClient, ServingClientError
+    from serving.client import ServingClient, ServingClientError, UnavailableError
 
     demographics = {
         "user_gender": None if args.gender is None else args.gender == "M",
@@ -187,7 +187,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             else:
                 found = recommender.recommend(client, profile, args.k, retrieval_model=args.retrieval_model)
     except (ServingClientError, ValueError) as e:
-        print(f"recsys: error: {e}", file=sys.stderr)
+        hint = f" (is a server running there? start one with `recsys serve --port {args.target.rsplit(':', 1)[-1]}`)"
+        print(f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr)
         return 2
     print(recommender.to_json(found) if args.json else recommender.format_table(found))
     return 0

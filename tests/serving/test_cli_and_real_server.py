@@ -45,7 +45,8 @@ def test_recommend_cli_errors_are_one_line(server, capsys):
     assert cli.main(["recommend", "--target", server.address, "--k", "50", "--via", "composite", *NEW_USER]) == 2
     assert "k=50 exceeds" in capsys.readouterr().err
     assert cli.main(["recommend", "--target", "127.0.0.1:1", "--timeout", "1", *NEW_USER]) == 2
-    assert "UNAVAILABLE" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "UNAVAILABLE" in err and "recsys serve --port 1" in err
 
 
 def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
