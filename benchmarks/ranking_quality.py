@@ -6,7 +6,7 @@ One prepared split; every model predicts the same test ratings:
   * user+item-bias, global-mean: fitted on train + validation;
   * tfrs-tutorial: the TFRS basic-ranking tutorial model on train + validation
     (the tutorial's 80 %; ours trains on 72 % and early-stops on 8 %).
-Writes ranking.json and ranking.md into the output folder.
+Writes ranking.json, ranking.md and ranking.png into the output folder.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from pipelines import features as F
-from pipelines.config import save_config, to_dict
 from pipelines import plots
+from pipelines.config import save_config, to_dict
 from pipelines.dataset import prepare
 from pipelines.reports import write_report
 from ranking import baselines

@@ -6,8 +6,8 @@ For each split (random, temporal) the same prepared data trains and evaluates:
   * tfrs-tutorial: the TFRS basic-retrieval tutorial model, on train + validation
     (the tutorial's 80 % of the data; ours trains on 72 % and early-stops on 8 %).
 Then the ScaNN index of the temporal model is compared with brute force on the test
-queries: recall@10 and per-query latency of both.
-Writes retrieval.json and retrieval.md into the output folder.
+queries: recall@10 and @100, per-query latency and batched throughput of both.
+Writes retrieval.json, retrieval.md and retrieval.png into the output folder.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import features as F
-from pipelines.config import save_config, to_dict
 from pipelines import plots
+from pipelines.config import save_config, to_dict
 from pipelines.dataset import prepare
 from pipelines.reports import write_report
 from retrieval import baselines, evaluate
