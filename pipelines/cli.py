@@ -112,6 +112,15 @@ def cmd_benchmark_ranking(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_serving(args: argparse.Namespace) -> int:
+    """gRPC latency of retrieval, ranking and both two-stage paths over exported models."""
+    from benchmarks import serving_latency
+
+    cfg = _config(DataJobConfig, args)
+    serving_latency.run(cfg.data, args.model_config, args.export_dir, args.output, users=args.users, k=args.k)
+    return 0
+
+
 def cmd_tune_index(args: argparse.Namespace) -> int:
     """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
     from retrieval import tune
@@ -250,6 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(bench_ranking)
     bench_ranking.add_argument("--output", default="benchmarks/results", help="folder for ranking.{json,md,png}")
     bench_ranking.set_defaults(handler=cmd_benchmark_ranking)
+    bench_serving = bench_jobs.add_parser(
+        "serving", help="gRPC latency of each serving path over exported models (local server, loopback)"
+    )
+    _add_config_options(bench_serving)
+    bench_serving.add_argument("--export-dir", default="models", help="exported models (default models)")
+    bench_serving.add_argument("--model-config", default="configs/serving/models.config", help="ModelServerConfig text proto")
+    bench_serving.add_argument("--users", type=int, default=200, help="user profiles to send (default 200)")
+    bench_serving.add_argument("--k", type=int, default=10, help="movies recommended per user (default 10)")
+    bench_serving.add_argument("--output", default="benchmarks/results", help="folder for serving.{json,md,png}")
+    bench_serving.set_defaults(handler=cmd_benchmark_serving)
 
     tune_parser = jobs.add_parser("tune-index", help="cheapest ScaNN setting meeting a recall target")
     _add_config_options(tune_parser)

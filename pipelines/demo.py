@@ -22,10 +22,9 @@ def run(retrieval_cfg, ranking_cfg, model_config: str, users: list[str], k: int,
     """Runs the whole job; returns what it writes to `<results_dir>/demo.json`."""
     from ranking import train as ranking_train
     from retrieval import train as retrieval_train
-    from serving import manager as manager_lib
     from serving import recommender
     from serving.client import ServingClient
-    from serving.server import LocalServer, import_scann_ops, prefix_resolver
+    from serving.server import serve_export_dir
 
     if retrieval_cfg.export_dir != ranking_cfg.export_dir:
         raise ValueError("retrieval and ranking must export to the same export_dir")
@@ -34,9 +33,7 @@ def run(retrieval_cfg, ranking_cfg, model_config: str, users: list[str], k: int,
     ranking_result = ranking_train.main(ranking_cfg)
     recommender.export_recommender(export_dir, k=k)
 
-    import_scann_ops()
-    manager = manager_lib.ModelManager(manager_lib.read_config(model_config), prefix_resolver({"/models": export_dir}))
-    server = LocalServer(manager, port=0).start()
+    server = serve_export_dir(model_config, export_dir)
     shown = {}
     try:
         with ServingClient(server.address, timeout=30) as client:

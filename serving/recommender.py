@@ -103,10 +103,8 @@ def recommend(client: ServingClient, profile: UserProfile, k: int = 10,
     retrieval_keys = client.metadata(retrieval_model)["signatures"][contract.SERVING_DEFAULT]["inputs"]
     retrieved = client.predict(retrieval_model, profile.inputs(retrieval_keys))
     candidates, retrieval_scores = retrieved[contract.MOVIE_IDS][0], retrieved[contract.SCORES][0]
-    ranking_keys = set(client.metadata(ranking_model)["signatures"][contract.SERVING_DEFAULT]["inputs"])
-    # One row per candidate (not the [1] broadcast), so server-side batching stays correct.
-    user = {key: value * len(candidates) for key, value in profile.inputs(ranking_keys - {F.MOVIE_ID.name}).items()}
-    ranked = client.predict(ranking_model, {**user, F.MOVIE_ID.name: candidates})
+    ranking_keys = client.metadata(ranking_model)["signatures"][contract.SERVING_DEFAULT]["inputs"]
+    ranked = client.predict(ranking_model, ranking_inputs(profile, ranking_keys, candidates))
     ratings, titles = ranked[contract.PREDICTED_RATING], ranked[contract.MOVIE_TITLE]
     seen = set(profile.seen_movie_ids)
     keep = [i for i, movie in enumerate(candidates) if movie not in seen]
@@ -116,6 +114,13 @@ def recommend(client: ServingClient, profile: UserProfile, k: int = 10,
          "retrieval_score": float(retrieval_scores[i])}
         for i in best
     ]  # fmt: skip
+
+
+def ranking_inputs(profile: UserProfile, keys, candidates) -> dict[str, list]:
+    """The ranking model's inputs named by `keys`: the profile's features repeated once per
+    candidate movie (not the [1] broadcast, so server-side batching stays correct)."""
+    user = {key: value * len(candidates) for key, value in profile.inputs(set(keys) - {F.MOVIE_ID.name}).items()}
+    return {**user, F.MOVIE_ID.name: list(candidates)}
 
 
 def recommend_composite(client: ServingClient, profile: UserProfile, k: int = 10,

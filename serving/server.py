@@ -32,7 +32,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving import contract
-from serving.manager import ModelManager, ServingError, State
+from serving.manager import ModelManager, ServingError, State, read_config
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,13 @@ def prefix_resolver(mapping: dict[str, str]):
         return path
 
     return resolve
+
+
+def serve_export_dir(model_config: str, export_dir: str, port: int = 0) -> LocalServer:
+    """Starts a local server for `model_config` (a models.config file) with its /models
+    paths re-rooted at `export_dir`; port 0 picks a free one (see `.address`)."""
+    import_scann_ops()
+    return LocalServer(ModelManager(read_config(model_config), prefix_resolver({"/models": export_dir})), port=port).start()
 
 
 def import_scann_ops() -> bool:

@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny generated MovieLens-format data and the shared MovieLens copy."""
+"""Shared fixtures: tiny generated MovieLens-format data, pipelines trained on it, their
+exported models in one folder, and the shared MovieLens copy."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 
 import pytest
 
@@ -12,6 +14,7 @@ from tests import movielens_fixture
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED_MOVIELENS = REPO.parent / "shared" / "data" / "movielens"
+MODELS_CONFIG = str(REPO / "configs" / "serving" / "models.config")
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +85,17 @@ def trained_ranking(tiny_movielens, tfds_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("ranking")
     cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, out))
     return cfg, train.main(cfg)
+
+
+@pytest.fixture(scope="session")
+def models_dir(trained_retrieval, trained_ranking, tmp_path_factory):
+    """models/<name>/1 for retrieval, retrieval_bruteforce, ranking and the composed recommender."""
+    from serving import contract, recommender
+
+    folder = tmp_path_factory.mktemp("served") / "models"
+    (_, retrieval), (_, ranking) = trained_retrieval, trained_ranking
+    for name, path in {**retrieval["exports"], **ranking["exports"]}.items():
+        shutil.copytree(path, folder / name / "1")
+    recommender.export_recommender(str(folder), k=3)
+    assert os.path.isdir(folder / contract.RECOMMENDER / "1")
+    return folder

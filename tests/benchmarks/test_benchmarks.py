@@ -42,3 +42,21 @@ def test_ranking_benchmark_measures_ours_against_every_peer(tiny_movielens, tfds
     assert result["targets"]["below_every_peer"]["best_peer"] == round(best_peer, 4)
     assert json.load(open(tmp_path / "results" / "ranking.json"))["targets"] == result["targets"]
     assert (tmp_path / "results" / "ranking.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_serving_benchmark_times_every_path_over_grpc(models_dir, tiny_movielens, tfds_cache, tmp_path):
+    from benchmarks import serving_latency
+    from pipelines.config import DataConfig
+    from tests.conftest import MODELS_CONFIG
+
+    data_cfg = DataConfig(movielens_dir=str(tiny_movielens.folder), tfds_data_dir=tfds_cache)
+    result = serving_latency.run(data_cfg, MODELS_CONFIG, str(models_dir), str(tmp_path), users=5, k=3)
+
+    assert result["users"] == 5
+    assert [name.split(" (")[0] for name in result["paths"]] == [
+        "retrieval", "retrieval_bruteforce", "ranking", "two-stage, client-side", "two-stage, composite",
+    ]  # fmt: skip
+    for row in result["paths"].values():
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] and row["requests_per_second"] > 0
+    assert "| two-stage, composite |" in (tmp_path / "serving.md").read_text()
+    assert (tmp_path / "serving.png").read_bytes().startswith(b"\x89PNG")

@@ -1,29 +1,10 @@
-"""A models folder with every exported model (tiny), and a local server over it."""
+"""A local server over the tiny models folder (tests/conftest.py's `models_dir`)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
-from tests.conftest import REPO
-
-MODELS_CONFIG = str(REPO / "configs" / "serving" / "models.config")
-
-
-@pytest.fixture(scope="session")
-def models_dir(trained_retrieval, trained_ranking, tmp_path_factory):
-    """models/<name>/1 for retrieval, retrieval_bruteforce, ranking and the composed recommender."""
-    from serving import contract, recommender
-
-    folder = tmp_path_factory.mktemp("served") / "models"
-    (_, retrieval), (_, ranking) = trained_retrieval, trained_ranking
-    for name, path in {**retrieval["exports"], **ranking["exports"]}.items():
-        shutil.copytree(path, folder / name / "1")
-    recommender.export_recommender(str(folder), k=3)
-    assert os.path.isdir(folder / contract.RECOMMENDER / "1")
-    return folder
+from tests.conftest import MODELS_CONFIG
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pipelines import cli
 from serving import contract
 from serving.client import ServingClient
 from serving.recommender import recommend_composite
-from tests.serving.conftest import MODELS_CONFIG
+from tests.conftest import MODELS_CONFIG
 from tests.serving.test_server import PROFILE
 
 RECSYS = str(pathlib.Path(sys.executable).with_name("recsys"))
