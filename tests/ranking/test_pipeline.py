@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -13,8 +12,7 @@ import pytest
 import tensorflow as tf
 
 from serving import contract
-
-SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).with_name("saved_model_cli"))
+from tests import saved_model_cli
 
 FRESH_PREDICT = """
 import json, sys
@@ -110,17 +108,13 @@ def test_fresh_process_predicts_what_the_trained_model_predicts(trained_ranking,
 def test_saved_model_cli_show_and_run(loaded):
     _, result, _ = loaded
     path = result["exports"]["ranking"]
-    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
-    assert shown.returncode == 0, shown.stderr[-2000:]
+    shown = saved_model_cli.show(path)
     for key in ("user_id", "movie_id", "timestamp", "recent_movie_ids", "predicted_rating"):
-        assert f"['{key}']" in shown.stdout
+        assert f"['{key}']" in shown
     exprs = ("user_id=['1'];movie_id=['1','2'];timestamp=[880000000];user_gender=[True];"
              "bucketized_user_age=[25.0];raw_user_age=[30.0];user_occupation_text=['writer'];"
              "user_zip_code=['55455'];recent_movie_ids=[['3','']]")  # fmt: skip
-    run = subprocess.run([SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--input_exprs", exprs], capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "predicted_rating" in run.stdout
+    assert "predicted_rating" in saved_model_cli.run(path, exprs)
 
 
 def test_listwise_loss_trains(tiny_movielens, tfds_cache, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -13,9 +12,9 @@ import pytest
 
 from pipelines.config import load_config
 from serving import contract, savedmodel
+from tests import saved_model_cli
 from tests.conftest import tiny_retrieval_overrides
 
-SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).with_name("saved_model_cli"))
 
 # Runs in a fresh interpreter that imports only TensorFlow (and ScaNN's ops for the ScaNN model).
 FRESH_LOAD = """
@@ -130,12 +129,10 @@ def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
 def test_saved_model_cli_show_lists_the_contract_names(exported):
     _, paths, _, _, _, _ = exported
     for name in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
-        shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", paths[name], "--all"],
-                               capture_output=True, text=True, timeout=300)  # fmt: skip
-        assert shown.returncode == 0, shown.stderr[-2000:]
+        shown = saved_model_cli.show(paths[name])
         for key in ("user_id", "recent_movie_ids", "timestamp", "movie_ids", "scores", "query_embedding"):
-            assert f"['{key}']" in shown.stdout, key
-        assert "input_1" not in shown.stdout and "output_1" not in shown.stdout
+            assert f"['{key}']" in shown, key
+        assert "input_1" not in shown and "output_1" not in shown
 
 
 def test_saved_model_cli_run_prints_movie_ids(exported):
@@ -143,14 +140,9 @@ def test_saved_model_cli_run_prints_movie_ids(exported):
     exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
              "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
              "recent_movie_ids=[['1','2']]")  # fmt: skip
-    run = subprocess.run(
-        [SAVED_MODEL_CLI, "run", "--dir", paths[contract.RETRIEVAL_BRUTEFORCE], "--tag_set", "serve",
-         "--signature_def", "serving_default", "--input_exprs", exprs],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "movie_ids" in run.stdout
-    assert any(f"b'{m}'" in run.stdout for m in prepared.catalogue["movie_id"])
+    printed = saved_model_cli.run(paths[contract.RETRIEVAL_BRUTEFORCE], exprs)
+    assert "movie_ids" in printed
+    assert any(f"b'{m}'" in printed for m in prepared.catalogue["movie_id"])
 
 
 def test_versions_are_written_atomically_and_never_overwritten(tmp_path):

@@ -18,10 +18,10 @@ from serving import contract
 from serving.client import ServingClient
 from serving.recommender import recommend_composite
 from tests.conftest import MODELS_CONFIG
+from tests import saved_model_cli
 from tests.serving.test_server import PROFILE
 
 RECSYS = str(pathlib.Path(sys.executable).with_name("recsys"))
-SAVED_MODEL_CLI = str(pathlib.Path(sys.executable).with_name("saved_model_cli"))
 NEW_USER = ["--gender", "F", "--age", "31", "--occupation", "writer", "--zip", "55455", "--seen", "1,2"]
 
 
@@ -70,17 +70,13 @@ def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
 
 def test_saved_model_cli_on_the_composite_model(models_dir):
     path = str(models_dir / contract.RECOMMENDER / "1")
-    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
-    assert shown.returncode == 0, shown.stderr[-2000:]
+    shown = saved_model_cli.show(path)
     for key in ("seen_movie_ids", "recent_movie_ids", "user_id", "movie_ids", "scores", "movie_title"):
-        assert f"['{key}']" in shown.stdout
+        assert f"['{key}']" in shown
     exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
              "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
              "recent_movie_ids=[['2']];seen_movie_ids=[['2']]")  # fmt: skip
-    run = subprocess.run([SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--input_exprs", exprs], capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "movie_ids" in run.stdout
+    assert "movie_ids" in saved_model_cli.run(path, exprs)
 
 
 @pytest.mark.skipif(
