@@ -89,8 +89,3 @@ def write_metadata(model_dir: str, metadata: dict) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(metadata, f, indent=2, sort_keys=True)
-
-
-def read_metadata(model_dir: str) -> dict:
-    with open(os.path.join(model_dir, contract.METADATA_FILE)) as f:
-        return json.load(f)
