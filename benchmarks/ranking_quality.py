@@ -1,7 +1,9 @@
 """`recsys benchmark ranking`: our rating model against its peers on the random split.
 
 One prepared split; every model predicts the same test ratings:
-  * dcn-ranking: this project's model (configs/ranking.toml), early-stopped on validation;
+  * dcn+autorec: this project's model (configs/ranking.toml): the DCN networks
+    (early-stopped on validation) averaged with I-AutoRec (trained on train,
+    early-stopped on validation); and each side alone, dcn-ranking and i-autorec;
   * matrix-factorisation: biased MF, early-stopped on the same validation part;
   * user+item-bias, global-mean: fitted on train + validation;
   * tfrs-tutorial: the TFRS basic-ranking tutorial model on train + validation
@@ -25,7 +27,7 @@ from pipelines.reports import write_report
 from ranking import baselines
 from ranking import metrics as M
 from ranking.config import RankingConfig
-from ranking.train import predict, train
+from ranking.train import predict, train, variants
 
 log = logging.getLogger(__name__)
 TARGET_RMSE = 0.89
@@ -43,36 +45,39 @@ def run(cfg: RankingConfig, output_dir: str) -> dict:
         part[F.MOVIE_TITLE.name] = prepared.catalogue[F.MOVIE_TITLE.name][rows(part[F.MOVIE_ID.name])]
     known = {k: np.concatenate([train_part[k], validation[k]]) for k in train_part}
 
-    def ours():
-        model = train(cfg, prepared, cfg.run_dir)
-        return lambda columns: predict(model.network, columns)
-
+    results, seconds = {}, {}
+    started = time.time()
+    network = train(cfg, prepared, cfg.run_dir).network
+    train_seconds = round(time.time() - started, 1)
+    for name, variant in variants(network).items():  # ours first, then its halves alone
+        seconds[name] = train_seconds
+        results[name] = M.report(test[F.USER_ID.name], test[F.USER_RATING.name], predict(variant, test))
+    ours = next(iter(results))
     # Like the tutorial, its vocabularies span every user and every title.
     user_ids = sorted(set(prepared.movielens.ratings[F.USER_ID.name]))
     titles = sorted(set(prepared.catalogue[F.MOVIE_TITLE.name]))
     builders = {
-        "dcn-ranking": ours,
         "matrix-factorisation": lambda: baselines.matrix_factorization(train_part, validation, cfg.data.seed),
         "user+item-bias": lambda: baselines.user_item_bias(known),
         "global-mean": lambda: baselines.global_mean(known),
         "tfrs-tutorial": lambda: baselines.tutorial_model(known, user_ids, titles, cfg.data.seed),
     }
-    results, seconds = {}, {}
     for name, build in builders.items():
         started = time.time()
         predictor = build()
         seconds[name] = round(time.time() - started, 1)
         results[name] = M.report(test[F.USER_ID.name], test[F.USER_RATING.name], predictor(test))
         log.info("%s: %s", name, results[name])
-    ours = results["dcn-ranking"]["rmse"]
-    best_peer = min(r["rmse"] for n, r in results.items() if n != "dcn-ranking")
+    our_rmse = results[ours]["rmse"]
+    best_peer = min(r["rmse"] for n, r in results.items() if n != ours)
     result = {
+        "ours": ours,
         "config": to_dict(cfg),
         "metrics": results,
         "train_seconds": seconds,
         "targets": {
-            "rmse": {"value": round(ours, 4), "target": TARGET_RMSE, "met": ours <= TARGET_RMSE},
-            "below_every_peer": {"value": round(ours, 4), "best_peer": round(best_peer, 4), "met": ours < best_peer},
+            "rmse": {"value": round(our_rmse, 4), "target": TARGET_RMSE, "met": our_rmse <= TARGET_RMSE},
+            "below_every_peer": {"value": round(our_rmse, 4), "best_peer": round(best_peer, 4), "met": our_rmse < best_peer},
         },
     }
     markdown = to_markdown(result)
@@ -98,6 +103,9 @@ def to_markdown(result: dict) -> str:
         lines.append(f"| {name} | {r['rmse']:.4f} | {r['mae']:.4f} | {r['ndcg@10']:.4f} | {result['train_seconds'][name]} |")
     t = result["targets"]
     lines += [
+        "",
+        f"{result['ours']} is this project's model. With AutoRec on, dcn-ranking and i-autorec are its two halves"
+        " alone, from the same training run.",
         "",
         f"RMSE target <= {t['rmse']['target']}: measured {t['rmse']['value']} ({'met' if t['rmse']['met'] else 'NOT met'}); "
         f"below every peer (best {t['below_every_peer']['best_peer']}): {'yes' if t['below_every_peer']['met'] else 'no'}.",

@@ -91,6 +91,7 @@ TIMESTAMP = Feature(
     "timestamp", "int64", Kind.TIMESTAMP, Entity.CONTEXT, "seconds since 1970-01-01 UTC"
 )
 USER_RATING = Feature("user_rating", "float32", Kind.LABEL, Entity.LABEL, "rating, 1 to 5 stars")
+RATING_RANGE = (1.0, 5.0)  # predictions are clipped to it
 
 # Not a TFDS feature: the ids of the movies the user rated before `timestamp`,
 # newest first. Built by the loader from earlier ratings only, never later ones.

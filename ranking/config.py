@@ -74,6 +74,38 @@ class RankingTaskConfig:
 
 
 @dataclasses.dataclass
+class AutoRecConfig:
+    """I-AutoRec (ranking/autorec.py), blended with the networks.
+
+    Attributes:
+      weight: Its share of the prediction, (1 - weight) * networks + weight * AutoRec,
+        where it knows the user and the movie (elsewhere the networks alone); 0 is off.
+      hidden: Size of a movie's code (sigmoid units).
+      l2: lambda of the objective sum of squared errors + lambda / 2 * (squared weights of
+        encoder and decoder), over all training ratings.
+      learning_rate: Adam's.
+      epochs: Most passes over the movies.
+      movies_per_batch: Movies (rating columns) per step.
+      early_stopping_patience: Epochs without a better validation RMSE before stopping;
+        the best epoch's weights are kept.
+    """
+
+    weight: float = 0.5
+    hidden: int = 500
+    l2: float = 240.0
+    learning_rate: float = 0.001
+    epochs: int = 200
+    movies_per_batch: int = 256
+    early_stopping_patience: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ConfigError(f"autorec.weight={self.weight}: expected 0 <= weight <= 1")
+        if min(self.hidden, self.epochs, self.movies_per_batch, self.early_stopping_patience) < 1:
+            raise ConfigError("autorec.hidden, epochs, movies_per_batch and early_stopping_patience must be >= 1")
+
+
+@dataclasses.dataclass
 class RankingTrainerConfig(TrainerConfig):
     """Optimisation (see pipelines.config.TrainerConfig), plus:
 
@@ -93,6 +125,7 @@ class RankingConfig:
       data: Dataset and split (the random split by default: the RMSE protocol).
       model: Network.
       task: Loss.
+      autorec: The autoencoder blended with the networks.
       trainer: Optimisation; early stopping watches validation RMSE.
       run_dir: Where the run's config, vocabularies, metrics, logs go.
       export_dir: Base of exported SavedModels (`<export_dir>/ranking/<version>`).
@@ -101,6 +134,7 @@ class RankingConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: RankingModelConfig = dataclasses.field(default_factory=RankingModelConfig)
     task: RankingTaskConfig = dataclasses.field(default_factory=RankingTaskConfig)
+    autorec: AutoRecConfig = dataclasses.field(default_factory=AutoRecConfig)
     trainer: RankingTrainerConfig = dataclasses.field(
         default_factory=lambda: RankingTrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
     )

@@ -20,7 +20,6 @@ from pipelines import features as F
 from pipelines.config import to_dict
 from pipelines.dataset import Prepared
 from ranking.config import RankingConfig
-from ranking.model import RatingNetwork
 from serving import contract, savedmodel
 
 log = logging.getLogger(__name__)
@@ -49,9 +48,10 @@ def broadcast_inputs(inputs: dict[str, tf.Tensor], feature_names) -> dict[str, t
 
 
 class RankingServingModule(tf.Module):
-    """The network behind a broadcasting `serving_default` signature."""
+    """The network (or blend; anything with `feature_names` and `movies`) behind a
+    broadcasting `serving_default` signature."""
 
-    def __init__(self, network: RatingNetwork):
+    def __init__(self, network: tf.keras.Model):
         super().__init__()
         self.network = network
         self.feature_names = network.feature_names
@@ -77,7 +77,7 @@ def example_requests(prepared: Prepared, feature_names, count: int = 3, candidat
     return requests
 
 
-def export(network: RatingNetwork, prepared: Prepared, cfg: RankingConfig, metrics: dict) -> str:
+def export(network: tf.keras.Model, prepared: Prepared, cfg: RankingConfig, metrics: dict) -> str:
     """Writes the next version of `<export_dir>/ranking`; returns its directory."""
     module = RankingServingModule(network)
     requests = example_requests(prepared, module.feature_names)

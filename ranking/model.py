@@ -3,7 +3,8 @@
 `RatingNetwork` maps raw, TFDS-named features (user features, `movie_id`, rating
 `timestamp`) to a predicted rating; movie features come from the movie table inside
 it. `RankingModel` wraps it in a `tfrs.Model` whose loss is `tfrs.tasks.Ranking`
-(MSE), plus an optional ListMLE term over lists of one user's ratings.
+(MSE), plus an optional ListMLE term over lists of one user's ratings. `RatingBlend`
+averages the trained networks with I-AutoRec (ranking/autorec.py).
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from pipelines.encoders import (
 )
 from pipelines.vocab import Vocabularies
 from ranking import features as RF
+from ranking.autorec import AutoRecScorer
 from ranking.config import RankingModelConfig, RankingTaskConfig
-
-RATING_RANGE = (1.0, 5.0)
 
 
 def input_feature_names(vocab: Vocabularies, cfg: RankingModelConfig) -> tuple[str, ...]:
@@ -40,7 +40,7 @@ def input_feature_names(vocab: Vocabularies, cfg: RankingModelConfig) -> tuple[s
 
 
 class RatingNetwork(tf.keras.Model):
-    """Raw features -> [batch] predicted rating (clipped to RATING_RANGE when not training).
+    """Raw features -> [batch] predicted rating (clipped to F.RATING_RANGE when not training).
 
     Inputs: dict of [batch] tensors keyed by `input_feature_names` (`timestamp` is the
     rating's or request's time, int64 seconds; `recent_movie_ids` is [batch, n], ""-padded).
@@ -133,7 +133,7 @@ class RatingNetwork(tf.keras.Model):
         if self.cfg.dot_product:
             rating += tf.reduce_sum(user * movie, axis=1)
         if not training:
-            rating = tf.clip_by_value(rating, *RATING_RANGE)
+            rating = tf.clip_by_value(rating, *F.RATING_RANGE)
         return rating
 
 
@@ -148,6 +148,24 @@ class RatingEnsemble(tf.keras.Model):
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return tf.add_n([m(inputs, training=training) for m in self.members]) / len(self.members)
+
+
+class RatingBlend(tf.keras.Model):
+    """(1 - weight) * networks + weight * AutoRec where AutoRec knows the user and the
+    movie; the networks alone elsewhere (new users, new movies)."""
+
+    def __init__(self, networks: RatingNetwork | RatingEnsemble, autorec: AutoRecScorer, weight: float):
+        super().__init__(name="rating_blend")
+        self.networks = networks
+        self.autorec = autorec
+        self.weight = weight
+        self.feature_names = networks.feature_names
+        self.movies = networks.movies
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        rating = self.networks(inputs, training=False)
+        other, known = self.autorec(inputs[F.USER_ID.name], inputs[F.MOVIE_ID.name])
+        return tf.where(known, (1.0 - self.weight) * rating + self.weight * other, rating)
 
 
 class ListMLELoss(tf.keras.losses.Loss):

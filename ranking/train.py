@@ -14,10 +14,10 @@ from pipelines import training
 from pipelines.data import Columns
 from pipelines.dataset import Prepared, to_tf_dataset
 from pipelines.reports import write_report
+from ranking import autorec, metrics
 from ranking import features as RF
-from ranking import metrics
 from ranking.config import RankingConfig
-from ranking.model import RankingModel, RatingEnsemble, RatingNetwork
+from ranking.model import RankingModel, RatingBlend, RatingEnsemble, RatingNetwork
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def build_network(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> Ratin
     return members[0] if len(members) == 1 else RatingEnsemble(members)
 
 
-def predict(network: RatingNetwork, columns: Columns) -> np.ndarray:
+def predict(network: tf.keras.Model, columns: Columns) -> np.ndarray:
     """[n] predicted ratings of rating columns."""
     batches = to_tf_dataset(columns, network.feature_names, PREDICT_BATCH)
     return np.concatenate([network(b, training=False).numpy() for b in batches])
@@ -80,16 +80,35 @@ def train(cfg: RankingConfig, prepared: Prepared, run_dir: str) -> RankingModel:
     """Trains with early stopping on validation RMSE; returns the best epoch's model.
 
     With `trainer.refit`, then trains a fresh model on train + validation for the number
-    of epochs early stopping chose, and returns that one.
+    of epochs early stopping chose, and keeps that one. With `autorec.weight` > 0, then
+    trains I-AutoRec (on train, early-stopped on validation) and the returned model's
+    `network` is the blend of both.
     """
     model = _fit(cfg, prepared, run_dir, prepared.parts["train"], cfg.trainer.epochs, early_stopping=True)
-    if not cfg.trainer.refit:
-        return model
-    best_epochs = int(np.argmin(model.history.history["val_rmse"])) + 1
-    log.info("refitting on train + validation for %d epochs", best_epochs)
-    train_part, validation = prepared.parts["train"], prepared.parts["validation"]
-    both = {k: np.concatenate([train_part[k], validation[k]]) for k in train_part}
-    return _fit(cfg, prepared, run_dir, both, best_epochs, early_stopping=False)
+    if cfg.trainer.refit:
+        best_epochs = int(np.argmin(model.history.history["val_rmse"])) + 1
+        log.info("refitting on train + validation for %d epochs", best_epochs)
+        train_part, validation = prepared.parts["train"], prepared.parts["validation"]
+        both = {k: np.concatenate([train_part[k], validation[k]]) for k in train_part}
+        model = _fit(cfg, prepared, run_dir, both, best_epochs, early_stopping=False)
+    if cfg.autorec.weight > 0:
+        vocab_files = prepared.vocab.write_files(os.path.join(run_dir, "vocab"))
+        scorer = autorec.train(cfg.autorec, prepared.parts["train"], prepared.parts["validation"], prepared.vocab,
+                               vocab_files, cfg.data.seed)  # fmt: skip
+        model.network = RatingBlend(model.network, scorer, cfg.autorec.weight)
+    return model
+
+
+def variants(network: RatingNetwork | RatingEnsemble | RatingBlend) -> dict[str, tf.keras.Model]:
+    """The model under its report name and, for a blend, each side alone (AutoRec alone
+    still falls back to the networks where it knows neither user nor movie)."""
+    if not isinstance(network, RatingBlend):
+        return {"dcn-ranking": network}
+    return {
+        "dcn+autorec": network,
+        "dcn-ranking": network.networks,
+        "i-autorec": RatingBlend(network.networks, network.autorec, weight=1.0),
+    }
 
 
 def _fit(cfg: RankingConfig, prepared: Prepared, run_dir: str, train_part: Columns, epochs: int,
@@ -112,7 +131,7 @@ def _fit(cfg: RankingConfig, prepared: Prepared, run_dir: str, train_part: Colum
     return model
 
 
-def evaluate(network: RatingNetwork, prepared: Prepared, part: str = "test") -> dict:
+def evaluate(network: tf.keras.Model, prepared: Prepared, part: str = "test") -> dict:
     """RMSE, MAE and per-user NDCG@10 on one part."""
     columns = prepared.parts[part]
     return metrics.report(columns[F.USER_ID.name], columns[F.USER_RATING.name], predict(network, columns))
@@ -129,12 +148,11 @@ def main(cfg: RankingConfig) -> dict:
         "split": cfg.data.split,
         "train_seconds": round(time.time() - started, 1),
         "test": evaluate(model.network, prepared),
+        "test_by_part": {name: evaluate(part, prepared) for name, part in variants(model.network).items()},
     }
     result["exports"] = {"ranking": export.export(model.network, prepared, cfg, metrics=result["test"])}
-    test = result["test"]
-    table = (
-        "| model | RMSE | MAE | NDCG@10 |\n|---|---:|---:|---:|\n"
-        f"| dcn-ranking | {test['rmse']:.4f} | {test['mae']:.4f} | {test['ndcg@10']:.4f} |\n"
+    table = "| model | RMSE | MAE | NDCG@10 |\n|---|---:|---:|---:|\n" + "".join(
+        f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['ndcg@10']:.4f} |\n" for name, m in result["test_by_part"].items()
     )
     write_report(os.path.join(cfg.run_dir, "metrics"), result, table)
     print(table, end="")

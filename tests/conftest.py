@@ -71,6 +71,7 @@ def tiny_ranking_overrides(tiny: movielens_fixture.TinyMovieLens, tfds_dir: str,
         f"data.movielens_dir={tiny.folder}", f"data.tfds_data_dir={tfds_dir}", "data.history_length=4",
         "model.id_embedding_dim=4", "model.feature_embedding_dim=2", "model.deep_layers=[8]",
         "trainer.epochs=2", "trainer.batch_size=16", "trainer.tensorboard=false",
+        "autorec.hidden=4", "autorec.epochs=3", "autorec.movies_per_batch=8",
         f"run_dir={out / 'run'}", f"export_dir={out / 'models'}",
     ]  # fmt: skip
 

@@ -35,10 +35,12 @@ def test_ranking_benchmark_measures_ours_against_every_peer(tiny_movielens, tfds
     result = ranking_quality.run(cfg, str(tmp_path / "results"))
 
     peers = {"matrix-factorisation", "user+item-bias", "global-mean", "tfrs-tutorial"}
-    assert set(result["metrics"]) == {"dcn-ranking"} | peers
+    halves = {"dcn-ranking", "i-autorec"}  # ours alone, each side of the blend
+    assert result["ours"] == "dcn+autorec"
+    assert set(result["metrics"]) == {"dcn+autorec"} | halves | peers
     test_ratings = {r["ratings"] for r in result["metrics"].values()}
     assert len(test_ratings) == 1  # every model predicts the same test ratings
-    best_peer = min(result["metrics"][p]["rmse"] for p in peers)
+    best_peer = min(result["metrics"][p]["rmse"] for p in peers | halves)
     assert result["targets"]["below_every_peer"]["best_peer"] == round(best_peer, 4)
     assert json.load(open(tmp_path / "results" / "ranking.json"))["targets"] == result["targets"]
     assert (tmp_path / "results" / "ranking.png").read_bytes().startswith(b"\x89PNG")

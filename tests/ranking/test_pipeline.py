@@ -154,7 +154,7 @@ def test_ensemble_with_refit_trains_exports_and_averages(tiny_movielens, tfds_ca
     from tests.conftest import tiny_ranking_overrides
 
     overrides = tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path)
-    cfg = load_config(RankingConfig, None, overrides + ["model.ensemble_size=2", "trainer.refit=true"])
+    cfg = load_config(RankingConfig, None, overrides + ["model.ensemble_size=2", "trainer.refit=true", "autorec.weight=0"])
     prepared = prepare(cfg.data)
     model = train.train(cfg, prepared, cfg.run_dir)
     assert isinstance(model.network, RatingEnsemble) and len(model.network.members) == 2
@@ -166,3 +166,25 @@ def test_ensemble_with_refit_trains_exports_and_averages(tiny_movielens, tfds_ca
     loaded = tf.saved_model.load(export.export(model.network, prepared, cfg, metrics={}))
     out = _call(loaded, _user())
     assert out.shape == (3,) and np.all(np.isfinite(out.numpy()))
+
+
+def test_blend_averages_networks_and_autorec_where_autorec_knows_user_and_movie(tiny_movielens, tfds_cache, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.dataset import prepare
+    from ranking import train
+    from ranking.config import RankingConfig
+    from ranking.model import RatingBlend
+    from tests.conftest import tiny_ranking_overrides
+
+    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path) + ["autorec.weight=0.25"])
+    prepared = prepare(cfg.data)
+    blend = train.train(cfg, prepared, cfg.run_dir).network
+    assert isinstance(blend, RatingBlend)
+    test = dict(prepared.parts["test"])
+    test["user_id"] = np.where(np.arange(len(test["user_id"])) % 2 == 0, test["user_id"], "never-seen")
+    networks = train.predict(blend.networks, test)
+    autorec, known = (t.numpy() for t in blend.autorec(tf.constant(test["user_id"].astype(str)),
+                                                          tf.constant(test["movie_id"].astype(str))))  # fmt: skip
+    assert known.any() and not known.all()
+    expected = np.where(known, 0.75 * networks + 0.25 * autorec, networks)
+    assert np.allclose(train.predict(blend, test), expected, atol=1e-5)
