@@ -30,7 +30,7 @@ def bar_chart(path: str, title: str, groups: dict[str, dict[str, float]], ylabel
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     _save(fig, path)
 
 
