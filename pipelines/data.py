@@ -83,7 +83,13 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
     source = cfg.resolved_movielens_dir()
     if not source:
         builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except OSError as e:  # requests' ConnectionError is one
+            raise DataError(
+                f"TFDS could not download MovieLens ({e.__class__.__name__}: {e}). Offline? Set "
+                "--movielens-dir / RECSYS_MOVIELENS_DIR to a folder holding ml-100k/ and/or ml-latest-small.zip."
+            ) from e
         return builder
     if not os.path.isdir(source):
         raise DataError(

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
 from pipelines import data
 from pipelines import features as F
@@ -62,6 +63,18 @@ def test_missing_folder_names_the_path(tmp_path):
     cfg = DataConfig(movielens_dir=str(tmp_path / "nowhere"))
     with pytest.raises(DataError, match="nowhere.*does not exist.*RECSYS_MOVIELENS_DIR"):
         data.load(cfg)
+
+
+def test_failed_download_says_how_to_work_offline(tmp_path, monkeypatch):
+    import requests
+
+    def no_network(self, *args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve 'files.grouplens.org'")
+
+    monkeypatch.delenv("RECSYS_MOVIELENS_DIR", raising=False)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_network)
+    with pytest.raises(DataError, match="could not download MovieLens.*files.grouplens.org.*RECSYS_MOVIELENS_DIR"):
+        data.load(DataConfig(tfds_data_dir=str(tmp_path)))
 
 
 def test_folder_without_movielens_files_names_what_is_missing(tmp_path):
