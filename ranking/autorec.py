@@ -119,6 +119,7 @@ def train(cfg: AutoRecConfig, train_part: Columns, validation: Columns, vocab: V
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return error
 
+    num_observed = float(tf.reduce_sum(observed))
     rng = np.random.default_rng(seed)
     best_rmse, best_epoch, best_weights = np.inf, 0, model.get_weights()
     for epoch in range(1, cfg.epochs + 1):
@@ -130,7 +131,7 @@ def train(cfg: AutoRecConfig, train_part: Columns, validation: Columns, vocab: V
             best_rmse, best_epoch, best_weights = rmse, epoch, model.get_weights()
         if epoch % 10 == 0 or epoch == 1:
             log.info("autorec epoch %d: train_rmse=%.4f val_rmse=%.4f (best %.4f at %d)", epoch,
-                     np.sqrt(squared / float(tf.reduce_sum(observed))), rmse, best_rmse, best_epoch)  # fmt: skip
+                     np.sqrt(squared / num_observed), rmse, best_rmse, best_epoch)  # fmt: skip
         if epoch - best_epoch >= cfg.early_stopping_patience:
             break
     model.set_weights(best_weights)

@@ -152,7 +152,8 @@ class RatingEnsemble(tf.keras.Model):
 
 class RatingBlend(tf.keras.Model):
     """(1 - weight) * networks + weight * AutoRec where AutoRec knows the user and the
-    movie; the networks alone elsewhere (new users, new movies)."""
+    movie; the networks alone elsewhere (new users, new movies). For prediction only:
+    each side is trained on its own (ranking.train)."""
 
     def __init__(self, networks: RatingNetwork | RatingEnsemble, autorec: AutoRecScorer, weight: float):
         super().__init__(name="rating_blend")
