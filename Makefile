@@ -7,7 +7,7 @@ MOVIELENS_DIR ?= $(wildcard $(CURDIR)/../shared/data/movielens)
 export RECSYS_MOVIELENS_DIR ?= $(MOVIELENS_DIR)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lint clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # recommender), serve them over TensorFlow Serving's gRPC API on loopback, recommend, stop.
 demo: setup
 	$(VENV)/bin/recsys demo
+
+# ruff (configured in pyproject.toml): lint and formatting, no file changed.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # pytest's exit code 5 (no tests collected) fails too, and says so.
 test: setup

@@ -1,3 +1,3 @@
 """Quality and speed benchmarks, measured side by side with peers; results are files."""
 
-from pipelines import env as _env  # noqa: F401  (before tensorflow)
+from core import env as _env  # noqa: F401  (before tensorflow)

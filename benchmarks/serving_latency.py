@@ -5,7 +5,7 @@ server on a free loopback port answers the same user profiles on each path, one 
 a time:
   * retrieval (ScaNN) and retrieval_bruteforce: one Predict returning the top-k movie ids;
   * ranking: one Predict scoring that user's retrieved candidates;
-  * two-stage, client-side: `serving.recommender.recommend` (metadata, retrieval and
+  * two-stage, client-side: `serving.recommend.recommend` (metadata, retrieval and
     ranking calls);
   * two-stage, composite: one Predict to the `recommender` model.
 Writes serving.json, serving.md and serving.png into the output folder.
@@ -19,46 +19,57 @@ import time
 
 import numpy as np
 
-from pipelines import data, plots
-from pipelines import features as F
-from pipelines.config import DataConfig
-from pipelines.reports import write_report
-from serving import contract, recommender
+from core import plots
+from core.reports import write_report
+from serving import contract, recommend
 from serving.client import ServingClient
 from serving.server import serve_export_dir
 
 log = logging.getLogger(__name__)
 
 
-def run(data_cfg: DataConfig, model_config: str, export_dir: str, output_dir: str, users: int = 200,
-        k: int = 10, history_length: int = 50) -> dict:  # fmt: skip
-    """Measures each path on the first `users` users' profiles; returns what it writes."""
-    ratings = data.load(data_cfg).ratings
-    user_ids = sorted(set(ratings[F.USER_ID.name].tolist()), key=lambda u: (len(u), u))[:users]
-    profiles = [recommender.profile_from_ratings(ratings, u, history_length) for u in user_ids]
+def run(model_config: str, export_dir: str, output_dir: str, users: int = 200, k: int = 10) -> dict:
+    """Measures each path on the first `users` users of the exported profile table; returns
+    what it writes."""
+    profiles = recommend.load_profiles(export_dir)[:users]
     server = serve_export_dir(model_config, export_dir)
     try:
         with ServingClient(server.address, timeout=60) as client:
-            models = [contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE, contract.RANKING, contract.RECOMMENDER]
+            models = [
+                contract.RETRIEVAL,
+                contract.RETRIEVAL_BRUTEFORCE,
+                contract.RANKING,
+                contract.RECOMMENDER,
+            ]
             client.wait_until_available(models, timeout=300)
-            keys = {m: client.metadata(m)["signatures"][contract.SERVING_DEFAULT]["inputs"] for m in models}
-            candidates = [
-                client.predict(contract.RETRIEVAL_BRUTEFORCE, p.inputs(keys[contract.RETRIEVAL_BRUTEFORCE]))[
-                    contract.MOVIE_IDS
-                ][0]
+            keys = {
+                m: client.metadata(m)["signatures"][contract.SERVING_DEFAULT]["inputs"]
+                for m in models
+            }
+            retrieved = [
+                client.predict(
+                    contract.RETRIEVAL_BRUTEFORCE, p.inputs(keys[contract.RETRIEVAL_BRUTEFORCE])
+                )
                 for p in profiles
             ]
+            candidates = [(r[contract.MOVIE_IDS][0], r[contract.SCORES][0]) for r in retrieved]
             paths = {
-                "retrieval (ScaNN)": lambda i: client.predict(contract.RETRIEVAL, profiles[i].inputs(keys[contract.RETRIEVAL])),
+                "retrieval (ScaNN)": lambda i: client.predict(
+                    contract.RETRIEVAL, profiles[i].inputs(keys[contract.RETRIEVAL])
+                ),
                 "retrieval_bruteforce": lambda i: client.predict(
-                    contract.RETRIEVAL_BRUTEFORCE, profiles[i].inputs(keys[contract.RETRIEVAL_BRUTEFORCE])
+                    contract.RETRIEVAL_BRUTEFORCE,
+                    profiles[i].inputs(keys[contract.RETRIEVAL_BRUTEFORCE]),
                 ),
-                f"ranking ({len(candidates[0])} candidates)": lambda i: client.predict(
-                    contract.RANKING, recommender.ranking_inputs(profiles[i], keys[contract.RANKING], candidates[i])
+                f"ranking ({len(candidates[0][0])} candidates)": lambda i: client.predict(
+                    contract.RANKING,
+                    recommend.ranking_inputs(profiles[i], keys[contract.RANKING], *candidates[i]),
                 ),
-                "two-stage, client-side": lambda i: recommender.recommend(client, profiles[i], k),
-                "two-stage, composite": lambda i: recommender.recommend_composite(client, profiles[i], k),
-            }  # fmt: skip
+                "two-stage, client-side": lambda i: recommend.recommend(client, profiles[i], k),
+                "two-stage, composite": lambda i: recommend.recommend_composite(
+                    client, profiles[i], k
+                ),
+            }
             rows = {name: _measure(call, len(profiles)) for name, call in paths.items()}
     finally:
         server.stop()
@@ -84,18 +95,24 @@ def _measure(call, n: int) -> dict:
         latencies.append(1000 * (time.perf_counter() - started))
     ms = np.array(latencies)
     row = {f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)}
-    row.update(mean_ms=round(float(ms.mean()), 2), requests_per_second=round(1000 * n / float(ms.sum()), 1))
+    row.update(
+        mean_ms=round(float(ms.mean()), 2), requests_per_second=round(1000 * n / float(ms.sum()), 1)
+    )
     log.info("%s", row)
     return row
 
 
 def to_markdown(result: dict) -> str:
     lines = [
-        f"# Serving latency (local gRPC server on loopback, {result['users']} users, one request at a time)",
+        f"# Serving latency (local gRPC server on loopback, {result['users']} users, "
+        "one request at a time)",
         "",
         "| path | p50 ms | p95 ms | p99 ms | mean ms | requests/s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in result["paths"].items():
-        lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['mean_ms']} | {r['requests_per_second']} |")
+        lines.append(
+            f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['mean_ms']} "
+            f"| {r['requests_per_second']} |"
+        )
     return "\n".join(lines) + "\n"

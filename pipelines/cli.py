@@ -1,98 +1,102 @@
 """The `recsys` command: one subcommand per job, each a function tests can call.
 
-    recsys data summary --dataset movielens-100k --split temporal
+recsys data summary --dataset movielens-100k --split temporal
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
 import sys
 import time
 
-from pipelines import env as _env  # noqa: F401  (before tensorflow)
-from pipelines.config import ConfigError, DataConfig, load_config
-from pipelines.reports import write_report
-from ranking.config import RankingConfig
-from retrieval.config import RetrievalConfig
+from core import env as _env  # noqa: F401  (before tensorflow)
+from core.config import ConfigError, load_config
+from core.reports import write_report
+from pipelines.config import PipelineConfig
 
 log = logging.getLogger("recsys")
 
 
-@dataclasses.dataclass
-class DataJobConfig:
-    """Config of the data jobs.
-
-    Attributes:
-      data: Which data and split.
-    """
-
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-
-
-# configs/<stem>.toml -> the config class it fills (a test parses every file).
-CONFIG_CLASSES: dict[str, type] = {"data": DataJobConfig, "retrieval": RetrievalConfig, "ranking": RankingConfig}
-
-
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", action="append", default=[],
+        "--config",
+        action="append",
+        default=[],
         help="TOML config file (see configs/); repeat to layer files, later ones win",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override one config value, e.g. --set data.seed=7 (repeatable)",
-    )  # fmt: skip
-    parser.add_argument("--dataset", choices=("movielens-100k", "movielens-latest-small"),
-                        help="shorthand for --set data.dataset=...")  # fmt: skip
-    parser.add_argument("--split", choices=("random", "temporal"), help="shorthand for --set data.split=...")
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=("movielens-100k", "movielens-latest-small"),
+        help="shorthand for --set data.dataset=...",
+    )
+    parser.add_argument(
+        "--split", choices=("random", "temporal"), help="shorthand for --set data.split=..."
+    )
     parser.add_argument(
         "--movielens-dir",
         help="folder with ml-100k/ and/or ml-latest-small.zip (default: $RECSYS_MOVIELENS_DIR; "
         "empty: TFDS downloads)",
     )
+    parser.add_argument("--export-dir", help="shorthand for --set export_dir=... (default models)")
 
 
-def _config(cls, args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> PipelineConfig:
     overrides = list(args.overrides)
-    for flag, key in (("dataset", "dataset"), ("split", "split"), ("movielens_dir", "movielens_dir")):
+    shorthands = {
+        "dataset": "data.dataset",
+        "split": "data.split",
+        "movielens_dir": "data.movielens_dir",
+        "export_dir": "export_dir",
+    }
+    for flag, key in shorthands.items():
         value = getattr(args, flag, None)
         if value is not None:
-            overrides.append(f"data.{key}={json.dumps(value)}")
-    return load_config(cls, args.config, overrides)
+            overrides.append(f"{key}={json.dumps(value)}")
+    return load_config(PipelineConfig, args.config, overrides)
 
 
 def cmd_data_summary(args: argparse.Namespace) -> int:
     """Prints (and optionally writes) ratings, users, movies, split sizes, histogram, time range."""
-    from pipelines import data, splits, summary
+    from core import data, splits
+    from pipelines import summary
 
-    cfg = _config(DataJobConfig, args)
+    cfg = _config(args)
     movielens = data.load(cfg.data)
     split = splits.make_split(movielens.ratings, cfg.data)
     result = summary.summarize(movielens, split, cfg.data.split)
     markdown = summary.to_markdown(result)
     print(markdown, end="")
     if args.output:
-        write_report(os.path.join(args.output, f"summary-{cfg.data.dataset}-{cfg.data.split}"), result, markdown)
+        write_report(
+            os.path.join(args.output, f"summary-{cfg.data.dataset}-{cfg.data.split}"),
+            result,
+            markdown,
+        )
     return 0
 
 
-def cmd_train_retrieval(args: argparse.Namespace) -> int:
-    """Trains the two-tower model, evaluates it on the test part, exports both indexes."""
-    from retrieval import train
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains, evaluates and exports one stage or both (`all`: plus the composite recommender)."""
+    from pipelines import jobs
 
-    train.main(_config(RetrievalConfig, args))
-    return 0
-
-
-def cmd_train_ranking(args: argparse.Namespace) -> int:
-    """Trains the rating model, evaluates it on the test part, exports it."""
-    from ranking import train
-
-    train.main(_config(RankingConfig, args))
+    cfg = _config(args)
+    if args.train_job == "all":
+        jobs.train_all(cfg)
+        return 0
+    run = jobs.start_run(cfg, args.train_job)
+    {"retrieval": jobs.train_retrieval, "ranking": jobs.train_ranking}[args.train_job](cfg, run)
+    jobs.export_profiles(cfg, run.prepared)
     return 0
 
 
@@ -100,7 +104,7 @@ def cmd_benchmark_retrieval(args: argparse.Namespace) -> int:
     """Our model, popularity and the TFRS tutorial model on both splits; ScaNN vs brute force."""
     from benchmarks import retrieval_quality
 
-    retrieval_quality.run(_config(RetrievalConfig, args), args.output)
+    retrieval_quality.run(_config(args), args.output)
     return 0
 
 
@@ -108,7 +112,15 @@ def cmd_benchmark_ranking(args: argparse.Namespace) -> int:
     """Our rating model against MF, biases, global mean and the TFRS tutorial model."""
     from benchmarks import ranking_quality
 
-    ranking_quality.run(_config(RankingConfig, args), args.output)
+    ranking_quality.run(_config(args), args.output)
+    return 0
+
+
+def cmd_benchmark_recommend(args: argparse.Namespace) -> int:
+    """End to end on the temporal split: the exported two-stage recommender against the peers."""
+    from benchmarks import recommend_quality
+
+    recommend_quality.run(_config(args), args.output, train=not args.skip_training)
     return 0
 
 
@@ -116,8 +128,8 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     """gRPC latency of retrieval, ranking and both two-stage paths over exported models."""
     from benchmarks import serving_latency
 
-    cfg = _config(DataJobConfig, args)
-    serving_latency.run(cfg.data, args.model_config, args.export_dir, args.output, users=args.users, k=args.k)
+    cfg = _config(args)
+    serving_latency.run(args.model_config, cfg.export_dir, args.output, users=args.users, k=args.k)
     return 0
 
 
@@ -125,11 +137,15 @@ def cmd_tune_index(args: argparse.Namespace) -> int:
     """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
     from retrieval import tune
 
-    cfg = _config(RetrievalConfig, args)
-    result = tune.tune(cfg.run_dir, args.output, k=args.k, target=args.target)
+    cfg = _config(args)
+    result = tune.tune(
+        os.path.join(cfg.run_dir, "retrieval"), args.output, k=args.k, target=args.target
+    )
     print(tune.to_markdown(result), end="")
     if not result["met"]:
-        log.warning("no setting reached recall %.2f; wrote the best found to %s", args.target, args.output)
+        log.warning(
+            "no setting reached recall %.2f; wrote the best found to %s", args.target, args.output
+        )
     return 0
 
 
@@ -149,70 +165,78 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import_scann_ops()
     resolver = prefix_resolver({"/models": args.models_dir}) if args.models_dir else (lambda p: p)
     server = LocalServer(
-        manager_lib.ModelManager(config, resolver), host=args.host, port=args.port, workers=args.workers,
-        max_message_bytes=args.max_message_mb << 20, poll_seconds=args.poll_seconds,
-    ).start()  # fmt: skip
+        manager_lib.ModelManager(config, resolver),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_message_bytes=args.max_message_mb << 20,
+        poll_seconds=args.poll_seconds,
+    ).start()
     server.wait_for_termination()
     return 0
 
 
 def cmd_export_recommender(args: argparse.Namespace) -> int:
     """Composes the newest retrieval_bruteforce and ranking exports into models/recommender/<v>."""
-    from serving import recommender
+    from pipelines import composite
 
-    print(recommender.export_recommender(args.export_dir, k=args.k))
+    print(composite.export_recommender(args.export_dir, k=args.k))
     return 0
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     """Two-stage recommendations over gRPC for a known user (profile from the data) or a new one."""
-    from pipelines import data
-    from serving import recommender
+    from serving import recommend
     from serving.client import ServingClient, ServingClientError, UnavailableError
 
     demographics = {
         "user_gender": None if args.gender is None else args.gender == "M",
-        "bucketized_user_age": args.age_bucket, "raw_user_age": args.age,
-        "user_occupation_text": args.occupation, "user_zip_code": args.zip,
-    }  # fmt: skip
+        "bucketized_user_age": args.age_bucket,
+        "raw_user_age": args.age,
+        "user_occupation_text": args.occupation,
+        "user_zip_code": args.zip,
+    }
     seen = [m for m in (args.seen or "").split(",") if m]
     if any(v is not None for v in demographics.values()) or not args.user_id:
-        profile = recommender.UserProfile(user_id=args.user_id or "", timestamp=args.timestamp or int(time.time()),
-                                          recent_movie_ids=seen[::-1], seen_movie_ids=seen)  # fmt: skip
+        profile = recommend.UserProfile(
+            user_id=args.user_id or "",
+            timestamp=args.timestamp or int(time.time()),
+            recent_movie_ids=seen[::-1],
+            seen_movie_ids=seen,
+        )
         for key, value in demographics.items():
             if value is not None:
                 setattr(profile, key, value)
         if args.age is not None and args.age_bucket is None:
-            from pipelines.features import AGE_BUCKETS
+            from core.features import AGE_BUCKETS
 
             profile.bucketized_user_age = max(b for b in AGE_BUCKETS if b <= max(args.age, 1))
     else:
-        cfg = _config(DataJobConfig, args)
-        profile = recommender.profile_from_ratings(data.load(cfg.data).ratings, args.user_id, 50)
+        profile = recommend.load_profile(args.export_dir, args.user_id)
     try:
         with ServingClient(args.target, timeout=args.timeout) as client:
             if args.via == "composite":
-                found = recommender.recommend_composite(client, profile, args.k)
+                found = recommend.recommend_composite(client, profile, args.k)
             else:
-                found = recommender.recommend(client, profile, args.k, retrieval_model=args.retrieval_model)
+                found = recommend.recommend(
+                    client, profile, args.k, retrieval_model=args.retrieval_model
+                )
     except (ServingClientError, ValueError) as e:
-        hint = f" (is a server running there? start one with `recsys serve --port {args.target.rsplit(':', 1)[-1]}`)"
-        print(f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr)
+        port = args.target.rsplit(":", 1)[-1]
+        hint = f" (is a server running there? start one with `recsys serve --port {port}`)"
+        print(
+            f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr
+        )
         return 2
-    print(recommender.to_json(found) if args.json else recommender.format_table(found))
+    print(recommend.to_json(found) if args.json else recommend.format_table(found))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Trains both models, exports, serves, recommends for a few users over gRPC, stops."""
+    """Trains both stages, exports, serves, recommends for a few users over gRPC, stops."""
     from pipelines import demo
 
-    overrides = list(args.overrides)
-    if args.movielens_dir is not None:
-        overrides.append(f"data.movielens_dir={json.dumps(args.movielens_dir)}")
-    retrieval_cfg = load_config(RetrievalConfig, args.retrieval_config, overrides)
-    ranking_cfg = load_config(RankingConfig, args.ranking_config, [o for o in overrides if not o.startswith("index.")])
-    demo.run(retrieval_cfg, ranking_cfg, args.model_config, args.users.split(","), args.k, args.results)
+    demo.run(_config(args), args.model_config, args.users.split(","), args.results)
     return 0
 
 
@@ -220,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recsys", description="Two-stage MovieLens recommender on TensorFlow Recommenders."
     )
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
     jobs = parser.add_subparsers(dest="job", required=True, metavar="JOB")
 
     data_parser = jobs.add_parser("data", help="inspect the data")
@@ -229,104 +255,186 @@ def build_parser() -> argparse.ArgumentParser:
         "summary", help="ratings, users, movies, split sizes, rating histogram, time range"
     )
     _add_config_options(summary_parser)
-    summary_parser.add_argument("--output", help="also write summary-<dataset>-<split>.{json,md} here")
+    summary_parser.add_argument(
+        "--output", help="also write summary-<dataset>-<split>.{json,md} here"
+    )
     summary_parser.set_defaults(handler=cmd_data_summary)
 
-    train_parser = jobs.add_parser("train", help="train, evaluate and export a model")
-    train_jobs = train_parser.add_subparsers(dest="train_job", required=True, metavar="MODEL")
-    retrieval_parser = train_jobs.add_parser(
-        "retrieval", help="two-tower retrieval model; exports models/retrieval{,_bruteforce}/<version>"
-    )
-    _add_config_options(retrieval_parser)
-    retrieval_parser.set_defaults(handler=cmd_train_retrieval)
-    ranking_parser = train_jobs.add_parser(
-        "ranking", help="DCN-v2 + deep MLP rating model; exports models/ranking/<version>"
-    )
-    _add_config_options(ranking_parser)
-    ranking_parser.set_defaults(handler=cmd_train_ranking)
+    train_parser = jobs.add_parser("train", help="train, evaluate and export")
+    train_jobs = train_parser.add_subparsers(dest="train_job", required=True, metavar="STAGE")
+    for stage, text in (
+        (
+            "retrieval",
+            "two-tower retrieval; exports <export-dir>/retrieval{,_bruteforce}/<version>",
+        ),
+        ("ranking", "DCN-v2 + deep MLP ranking model; exports <export-dir>/ranking/<version>"),
+        ("all", "both stages on one split, then the composite <export-dir>/recommender/<version>"),
+    ):
+        stage_parser = train_jobs.add_parser(stage, help=text)
+        _add_config_options(stage_parser)
+        stage_parser.set_defaults(handler=cmd_train)
 
     bench_parser = jobs.add_parser("benchmark", help="measure models against peers, side by side")
     bench_jobs = bench_parser.add_subparsers(dest="bench_job", required=True, metavar="MODEL")
     bench_retrieval = bench_jobs.add_parser(
-        "retrieval", help="three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force"
+        "retrieval",
+        help="three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force",
     )
     _add_config_options(bench_retrieval)
-    bench_retrieval.add_argument("--output", default="benchmarks/results", help="folder for retrieval.{json,md,png}")
+    bench_retrieval.add_argument(
+        "--output", default="benchmarks/results", help="folder for retrieval.{json,md,png}"
+    )
     bench_retrieval.set_defaults(handler=cmd_benchmark_retrieval)
     bench_ranking = bench_jobs.add_parser(
-        "ranking", help="RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial"
+        "ranking",
+        help="RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial",
     )
     _add_config_options(bench_ranking)
-    bench_ranking.add_argument("--output", default="benchmarks/results", help="folder for ranking.{json,md,png}")
+    bench_ranking.add_argument(
+        "--output", default="benchmarks/results", help="folder for ranking.{json,md,png}"
+    )
     bench_ranking.set_defaults(handler=cmd_benchmark_ranking)
+    bench_recommend = bench_jobs.add_parser(
+        "recommend",
+        help="what users receive: the exported two-stage recommender vs retrieval alone and peers",
+    )
+    _add_config_options(bench_recommend)
+    bench_recommend.add_argument(
+        "--skip-training",
+        action="store_true",
+        help="evaluate the models already in --export-dir (trained on the temporal split)",
+    )
+    bench_recommend.add_argument(
+        "--output", default="benchmarks/results", help="folder for recommend.{json,md,png}"
+    )
+    bench_recommend.set_defaults(handler=cmd_benchmark_recommend)
     bench_serving = bench_jobs.add_parser(
-        "serving", help="gRPC latency of each serving path over exported models (local server, loopback)"
+        "serving",
+        help="gRPC latency of each serving path over exported models (local server, loopback)",
     )
     _add_config_options(bench_serving)
-    bench_serving.add_argument("--export-dir", default="models", help="exported models (default models)")
-    bench_serving.add_argument("--model-config", default="configs/serving/models.config", help="ModelServerConfig text proto")
-    bench_serving.add_argument("--users", type=int, default=200, help="user profiles to send (default 200)")
-    bench_serving.add_argument("--k", type=int, default=10, help="movies recommended per user (default 10)")
-    bench_serving.add_argument("--output", default="benchmarks/results", help="folder for serving.{json,md,png}")
+    bench_serving.add_argument(
+        "--model-config",
+        default="configs/serving/models.config",
+        help="ModelServerConfig text proto",
+    )
+    bench_serving.add_argument(
+        "--users", type=int, default=200, help="user profiles to send (default 200)"
+    )
+    bench_serving.add_argument(
+        "--k", type=int, default=10, help="movies recommended per user (default 10)"
+    )
+    bench_serving.add_argument(
+        "--output", default="benchmarks/results", help="folder for serving.{json,md,png}"
+    )
     bench_serving.set_defaults(handler=cmd_benchmark_serving)
 
-    tune_parser = jobs.add_parser("tune-index", help="cheapest ScaNN setting meeting a recall target")
+    tune_parser = jobs.add_parser(
+        "tune-index", help="cheapest ScaNN setting meeting a recall target"
+    )
     _add_config_options(tune_parser)
-    tune_parser.add_argument("--k", type=int, default=10, help="recall@k against brute force (default 10)")
-    tune_parser.add_argument("--target", type=float, default=0.95, help="recall target (default 0.95)")
-    tune_parser.add_argument("--output", default="results/index-tuned.toml",
-                             help="TOML [index] file to write (plus .json, .md and .png beside it)")  # fmt: skip
+    tune_parser.add_argument(
+        "--k", type=int, default=10, help="recall@k against brute force (default 10)"
+    )
+    tune_parser.add_argument(
+        "--target", type=float, default=0.95, help="recall target (default 0.95)"
+    )
+    tune_parser.add_argument(
+        "--output",
+        default="results/index-tuned.toml",
+        help="TOML [index] file to write (plus .json, .md and .png beside it)",
+    )
     tune_parser.set_defaults(handler=cmd_tune_index)
 
     export_parser = jobs.add_parser("export", help="export a composed model")
     export_jobs = export_parser.add_subparsers(dest="export_job", required=True, metavar="MODEL")
     export_recommender = export_jobs.add_parser(
-        "recommender", help="retrieval_bruteforce + seen filter + ranking in one SavedModel (stock TF Serving ops)"
+        "recommender",
+        help="retrieval_bruteforce + seen filter + ranking in one SavedModel (stock ops)",
     )
-    export_recommender.add_argument("--export-dir", default="models", help="models base folder (default models)")
-    export_recommender.add_argument("--k", type=int, default=10, help="movies returned per user (default 10)")
+    export_recommender.add_argument(
+        "--export-dir", default="models", help="models base folder (default models)"
+    )
+    export_recommender.add_argument(
+        "--k", type=int, default=10, help="movies returned per user (default 10)"
+    )
     export_recommender.set_defaults(handler=cmd_export_recommender)
 
-    serve_parser = jobs.add_parser("serve", help="local server speaking TensorFlow Serving's gRPC API")
-    serve_parser.add_argument("--model-config", default="configs/serving/models.config", help="ModelServerConfig text proto")
-    serve_parser.add_argument("--models-dir", default="models", help="local folder standing for /models in the config")
-    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve_parser = jobs.add_parser(
+        "serve", help="local server speaking TensorFlow Serving's gRPC API"
+    )
+    serve_parser.add_argument(
+        "--model-config",
+        default="configs/serving/models.config",
+        help="ModelServerConfig text proto",
+    )
+    serve_parser.add_argument(
+        "--models-dir", default="models", help="local folder standing for /models in the config"
+    )
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default loopback only)"
+    )
     serve_parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
     serve_parser.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
-    serve_parser.add_argument("--max-message-mb", type=int, default=64, help="largest request/response, MiB")
-    serve_parser.add_argument("--poll-seconds", type=float, default=2.0, help="how often version folders are checked")
-    serve_parser.add_argument("--batching-config", help="BatchingParameters file to validate (not applied locally)")
+    serve_parser.add_argument(
+        "--max-message-mb", type=int, default=64, help="largest request/response, MiB"
+    )
+    serve_parser.add_argument(
+        "--poll-seconds", type=float, default=2.0, help="how often version folders are checked"
+    )
+    serve_parser.add_argument(
+        "--batching-config", help="BatchingParameters file to validate (not applied locally)"
+    )
     serve_parser.set_defaults(handler=cmd_serve)
 
     rec_parser = jobs.add_parser("recommend", help="two-stage recommendations over gRPC")
-    _add_config_options(rec_parser)
-    rec_parser.add_argument("--user-id", help="a known user (profile read from the data) or a new id")
+    rec_parser.add_argument(
+        "--export-dir",
+        default="models",
+        help="where the models and their user profile table were exported",
+    )
+    rec_parser.add_argument(
+        "--user-id", help="a known user (profile from the exported table) or a new id"
+    )
     rec_parser.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
     rec_parser.add_argument("--target", default="localhost:8500", help="server host:port")
-    rec_parser.add_argument("--timeout", type=float, default=10.0, help="deadline per call, seconds")
-    rec_parser.add_argument("--via", choices=("client", "composite"), default="client",
-                            help="client: retrieval + ranking calls; composite: one call to `recommender`")  # fmt: skip
-    rec_parser.add_argument("--retrieval-model", default="retrieval", help="retrieval or retrieval_bruteforce")
+    rec_parser.add_argument(
+        "--timeout", type=float, default=10.0, help="deadline per call, seconds"
+    )
+    rec_parser.add_argument(
+        "--via",
+        choices=("client", "composite"),
+        default="client",
+        help="client: retrieval + ranking calls; composite: one call to `recommender`",
+    )
+    rec_parser.add_argument(
+        "--retrieval-model", default="retrieval", help="retrieval or retrieval_bruteforce"
+    )
     rec_parser.add_argument("--gender", choices=("M", "F"), help="new user: gender")
     rec_parser.add_argument("--age", type=float, help="new user: age in years")
-    rec_parser.add_argument("--age-bucket", type=float, help="new user: TFDS age bucket (default from --age)")
-    rec_parser.add_argument("--occupation", help="new user: occupation (ML-100K's words, e.g. writer)")
+    rec_parser.add_argument(
+        "--age-bucket", type=float, help="new user: TFDS age bucket (default from --age)"
+    )
+    rec_parser.add_argument(
+        "--occupation", help="new user: occupation (ML-100K's words, e.g. writer)"
+    )
     rec_parser.add_argument("--zip", help="new user: zip code")
-    rec_parser.add_argument("--seen", help="new user: comma-separated movie ids already rated, oldest first")
-    rec_parser.add_argument("--timestamp", type=int, help="new user: request time, seconds since 1970 (default now)")
+    rec_parser.add_argument(
+        "--seen", help="new user: comma-separated movie ids already rated, oldest first"
+    )
+    rec_parser.add_argument(
+        "--timestamp", type=int, help="new user: request time, seconds since 1970 (default now)"
+    )
     rec_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec_parser.set_defaults(handler=cmd_recommend)
 
-    demo_parser = jobs.add_parser("demo", help="the main job: train both, export, serve, recommend, stop")
-    demo_parser.add_argument("--retrieval-config", default="configs/retrieval.toml")
-    demo_parser.add_argument("--ranking-config", default="configs/ranking.toml")
+    demo_parser = jobs.add_parser(
+        "demo", help="the main job: train both, export, serve, recommend, stop"
+    )
+    _add_config_options(demo_parser)
     demo_parser.add_argument("--model-config", default="configs/serving/models.config")
     demo_parser.add_argument("--users", default="42,196", help="comma-separated known user ids")
-    demo_parser.add_argument("--k", type=int, default=10)
     demo_parser.add_argument("--results", default="results", help="folder for demo.json")
-    demo_parser.add_argument("--movielens-dir", help="as for the other jobs")
-    demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                             help="override a value of both configs, e.g. data.seed=7")  # fmt: skip
     demo_parser.set_defaults(handler=cmd_demo)
     return parser
 
@@ -334,9 +442,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `recsys` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("absl").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
-    from pipelines.tfds_local import DataError
+    from core.tfds_local import DataError
 
     try:
         return args.handler(args)

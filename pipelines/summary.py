@@ -6,9 +6,9 @@ import datetime
 
 import numpy as np
 
-from pipelines import features as F
-from pipelines.data import MovieLens
-from pipelines.splits import Split
+from core import features as F
+from core.data import MovieLens
+from core.splits import Split
 
 
 def summarize(data: MovieLens, split: Split, split_name: str) -> dict:
@@ -49,7 +49,8 @@ def to_markdown(summary: dict) -> str:
     lines = [
         f"# {summary['dataset']}, {summary['split']} split",
         "",
-        "| ratings | users | movies (catalogue) | movies rated | demographics | first rating (UTC) | last rating (UTC) |",
+        "| ratings | users | movies (catalogue) | movies rated | demographics "
+        "| first rating (UTC) | last rating (UTC) |",
         "|---:|---:|---:|---:|:---:|---|---|",
         f"| {summary['ratings']:,} | {summary['users']:,} | {summary['movies']:,} | "
         f"{summary['rated_movies']:,} | {'yes' if summary['has_demographics'] else 'no'} | "
@@ -73,7 +74,7 @@ def to_markdown(summary: dict) -> str:
 
 
 def _utc(seconds) -> str:
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _leakage(user_ids: np.ndarray, timestamps: np.ndarray, split: Split) -> dict:

@@ -16,10 +16,10 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines.data import Columns
-from pipelines.training import set_seed
-from pipelines.vocab import Vocabularies
+from core import features as F
+from core.data import Columns
+from core.training import set_seed
+from core.vocab import Vocabularies
 from ranking import metrics
 from ranking.config import AutoRecConfig
 
@@ -33,14 +33,27 @@ class AutoRecScorer(tf.keras.layers.Layer):
     there means nothing and callers fall back to another model.
     """
 
-    def __init__(self, vocab_files: dict[str, str], codes: np.ndarray, decoder: np.ndarray, bias: np.ndarray, **kwargs):
+    def __init__(
+        self,
+        vocab_files: dict[str, str],
+        codes: np.ndarray,
+        decoder: np.ndarray,
+        bias: np.ndarray,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.users = tf.keras.layers.StringLookup(vocabulary=vocab_files[F.USER_ID.name])
         self.movies = tf.keras.layers.StringLookup(vocabulary=vocab_files[F.MOVIE_ID.name])
         constant = tf.keras.initializers.Constant
-        self.codes = self.add_weight("movie_codes", codes.shape, initializer=constant(codes), trainable=False)
-        self.decoder = self.add_weight("user_decoder", decoder.shape, initializer=constant(decoder), trainable=False)
-        self.bias = self.add_weight("user_bias", bias.shape, initializer=constant(bias), trainable=False)
+        self.codes = self.add_weight(
+            "movie_codes", codes.shape, initializer=constant(codes), trainable=False
+        )
+        self.decoder = self.add_weight(
+            "user_decoder", decoder.shape, initializer=constant(decoder), trainable=False
+        )
+        self.bias = self.add_weight(
+            "user_bias", bias.shape, initializer=constant(bias), trainable=False
+        )
 
     def call(self, user_ids: tf.Tensor, movie_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         users, movies = self.users(user_ids), self.movies(movie_ids)  # 0: not in the vocabulary
@@ -67,18 +80,23 @@ def rating_matrix(train: Columns, vocab: Vocabularies) -> np.ndarray:
 
 
 class ItemAutoRec(tf.keras.Model):
-    """The trainable autoencoder over movies' rating columns."""
+    """The trainable autoencoder over movies' rating columns ([batch, users] -> [batch, users]).
 
-    def __init__(self, num_users: int, cfg: AutoRecConfig):
+    The L2 term of the objective is spread over the steps of an epoch through the kernel
+    regularizers: each step adds `share` of lambda / 2 * (squared weights), where `share` is
+    the fraction of all movies in one batch.
+    """
+
+    def __init__(self, num_users: int, cfg: AutoRecConfig, share: float):
         super().__init__(name="item_autorec")
-        self.encoder = tf.keras.layers.Dense(cfg.hidden, activation="sigmoid")
-        self.decoder = tf.keras.layers.Dense(num_users)
+        penalty = tf.keras.regularizers.l2(share * cfg.l2 / 2)
+        self.encoder = tf.keras.layers.Dense(
+            cfg.hidden, activation="sigmoid", kernel_regularizer=penalty
+        )
+        self.decoder = tf.keras.layers.Dense(num_users, kernel_regularizer=penalty)
 
     def call(self, ratings: tf.Tensor) -> tf.Tensor:
         return self.decoder(self.encoder(ratings))
-
-    def penalty(self) -> tf.Tensor:
-        return tf.reduce_sum(tf.square(self.encoder.kernel)) + tf.reduce_sum(tf.square(self.decoder.kernel))
 
     def scorer(self, vocab_files: dict[str, str], matrix: np.ndarray) -> AutoRecScorer:
         """The fixed-code scorer of the trained weights."""
@@ -87,10 +105,50 @@ class ItemAutoRec(tf.keras.Model):
         return AutoRecScorer(vocab_files, codes, decoder, self.decoder.bias.numpy())
 
 
-def train(cfg: AutoRecConfig, train_part: Columns, validation: Columns, vocab: Vocabularies,
-          vocab_files: dict[str, str], seed: int) -> AutoRecScorer:  # fmt: skip
-    """Fits I-AutoRec on the training ratings, keeping the epoch with the best validation
-    RMSE (over validation ratings whose user and movie it knows).
+class ObservedSquaredError(tf.keras.losses.Loss):
+    """Sum of squared errors over the observed (non-zero) ratings of each row."""
+
+    def __init__(self):
+        super().__init__(reduction=tf.keras.losses.Reduction.SUM, name="observed_squared_error")
+
+    def call(self, ratings: tf.Tensor, reconstructed: tf.Tensor) -> tf.Tensor:
+        observed = tf.cast(ratings > 0, reconstructed.dtype)
+        return tf.reduce_sum(observed * tf.square(reconstructed - ratings), axis=1)
+
+
+class ValidationRMSE(tf.keras.callbacks.Callback):
+    """Adds `val_rmse` over the validation ratings whose user and movie have training ratings."""
+
+    def __init__(
+        self, matrix: np.ndarray, rows: np.ndarray, columns: np.ndarray, labels: np.ndarray
+    ):
+        super().__init__()
+        self.matrix, self.rows, self.columns, self.labels = (
+            tf.constant(matrix),
+            rows,
+            columns,
+            labels,
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        reconstructed = self.model(self.matrix).numpy()[self.rows, self.columns]
+        value = metrics.rmse(self.labels, np.clip(reconstructed, *F.RATING_RANGE))
+        if logs is not None:
+            logs["val_rmse"] = value
+        if epoch % 10 == 0:
+            log.info("autorec epoch %d: val_rmse=%.4f", epoch + 1, value)
+
+
+def train(
+    cfg: AutoRecConfig,
+    train_part: Columns,
+    validation: Columns,
+    vocab: Vocabularies,
+    vocab_files: dict[str, str],
+    seed: int,
+) -> AutoRecScorer:
+    """Fits I-AutoRec on the training ratings with Keras `fit`, keeping the epoch with the
+    best validation RMSE (over validation ratings whose user and movie it knows).
 
     Raises:
       ValueError: no validation rating has a user and a movie with training ratings.
@@ -98,47 +156,33 @@ def train(cfg: AutoRecConfig, train_part: Columns, validation: Columns, vocab: V
     rows, columns = matrix_positions(validation, vocab)
     known = (rows > 0) & (columns > 0)
     if not known.any():
-        raise ValueError("AutoRec early-stops on validation ratings of known users and movies, and there are none")
+        raise ValueError(
+            "AutoRec early-stops on validation ratings of known users and movies, and there "
+            "are none"
+        )
     set_seed(seed)
     matrix = rating_matrix(train_part, vocab)
-    ratings = tf.constant(matrix)
-    observed = tf.cast(ratings > 0, tf.float32)
-    model = ItemAutoRec(matrix.shape[1], cfg)
-    model(ratings[:1])
-    optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
-    num_movies = matrix.shape[0] - 1
-
-    @tf.function
-    def step(rows: tf.Tensor) -> tf.Tensor:
-        batch, mask = tf.gather(ratings, rows), tf.gather(observed, rows)
-        share = tf.cast(tf.size(rows), tf.float32) / num_movies  # of the penalty, per batch
-        with tf.GradientTape() as tape:
-            error = tf.reduce_sum(mask * tf.square(model(batch) - batch))
-            loss = error + share * cfg.l2 / 2 * model.penalty()
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return error
-
-    num_observed = float(tf.reduce_sum(observed))
-    rng = np.random.default_rng(seed)
-    best_rmse, best_epoch, best_weights = np.inf, 0, model.get_weights()
-    for epoch in range(1, cfg.epochs + 1):
-        order = rng.permutation(np.arange(1, num_movies + 1))
-        batches = np.array_split(order, -(-num_movies // cfg.movies_per_batch))
-        squared = sum(float(step(tf.constant(rows))) for rows in batches)
-        rmse = metrics.rmse(validation[F.USER_RATING.name][known], predict_at(model, ratings, rows[known], columns[known]))
-        if rmse < best_rmse:
-            best_rmse, best_epoch, best_weights = rmse, epoch, model.get_weights()
-        if epoch % 10 == 0 or epoch == 1:
-            log.info("autorec epoch %d: train_rmse=%.4f val_rmse=%.4f (best %.4f at %d)", epoch,
-                     np.sqrt(squared / num_observed), rmse, best_rmse, best_epoch)  # fmt: skip
-        if epoch - best_epoch >= cfg.early_stopping_patience:
-            break
-    model.set_weights(best_weights)
-    log.info("autorec: best val_rmse=%.4f at epoch %d", best_rmse, best_epoch)
+    movies = matrix[1:]  # row 0 is the unknown movie: no ratings to learn from
+    share = min(cfg.movies_per_batch, len(movies)) / len(movies)
+    model = ItemAutoRec(matrix.shape[1], cfg, share)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(cfg.learning_rate), loss=ObservedSquaredError()
+    )
+    data = (
+        tf.data.Dataset.from_tensor_slices((movies, movies))
+        .shuffle(len(movies), seed=seed, reshuffle_each_iteration=True)
+        .batch(cfg.movies_per_batch)
+    )
+    validation_rmse = ValidationRMSE(
+        matrix, rows[known], columns[known], validation[F.USER_RATING.name][known]
+    )
+    stopping = tf.keras.callbacks.EarlyStopping(
+        monitor="val_rmse",
+        mode="min",
+        patience=cfg.early_stopping_patience,
+        restore_best_weights=True,
+    )
+    history = model.fit(data, epochs=cfg.epochs, callbacks=[validation_rmse, stopping], verbose=0)
+    best = int(np.argmin(history.history["val_rmse"]))
+    log.info("autorec: best val_rmse=%.4f at epoch %d", history.history["val_rmse"][best], best + 1)
     return model.scorer(vocab_files, matrix)
-
-
-def predict_at(model: ItemAutoRec, ratings: tf.Tensor, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Clipped reconstructed ratings at matrix positions."""
-    return np.clip(model(ratings).numpy()[rows, columns], *F.RATING_RANGE)

@@ -1,87 +1,65 @@
-"""Typed config of the ranking pipeline (`configs/ranking.toml` fills it)."""
+"""Typed config of the ranking stage (the `[ranking]` tables of a config file)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from pipelines.config import ConfigError, DataConfig, TrainerConfig
+from core import features as F
+from core.config import ConfigError, TrainerConfig
 
 
 @dataclasses.dataclass
 class RankingModelConfig:
-    """Feature encoders, cross network and deep network.
+    """Feature encoders, DCN-v2 cross network and deep network.
 
     Attributes:
       id_embedding_dim: Size of the user-id and movie-id embeddings.
       feature_embedding_dim: Size of the other categorical and text embeddings.
-      num_cross_layers: DCN-v2 cross layers (`tfrs.layers.dcn.Cross`); 0 for none.
+      num_cross_layers: DCN-v2 cross layers (`tfrs.layers.dcn.Cross`) feeding the deep network.
       cross_projection_dim: Low-rank size of each cross layer's weight; 0 is full rank.
-      structure: "stacked" (cross layers feed the deep network) or "parallel" (both read
-        the features; their outputs are concatenated).
       deep_layers: Dense ReLU layers of the deep network.
       dropout: Dropout after each deep layer.
       l2: L2 penalty on embeddings and dense kernels.
-      dot_product: Add the dot product of the user-id and movie-id embeddings to the
-        output (a matrix-factorisation term beside the networks).
       use_demographics: Read age (bucket and years), gender, occupation, zip prefix.
-      use_movie_features: Read genres, title tokens and release year (from the movie
-        table inside the model).
-      use_time: Read time features of the rating timestamp (year, weekday, hour, and
-        the movie's age at rating time).
-      use_history: Read `recent_movie_ids` (movies the user rated before, SVD++'s implicit
-        feedback): their mean embedding joins the features and the user side of the
-        dot product.
-      ensemble_size: Independently initialised networks trained side by side; the model
-        predicts their mean (one SavedModel). 1 is a single network.
+      use_movie_content: Read genres, title tokens and release year (from the movie table
+        inside the model).
+      use_time: Read time features of the timestamp (year, weekday, hour, the movie's age).
+      use_history: Read `recent_movie_ids` (SVD++'s implicit feedback: their mean embedding
+        joins the features and the user side of the dot product).
     """
 
     id_embedding_dim: int = 32
     feature_embedding_dim: int = 8
     num_cross_layers: int = 2
     cross_projection_dim: int = 0
-    structure: str = "stacked"
     deep_layers: tuple[int, ...] = (256, 64)
     dropout: float = 0.2
     l2: float = 1e-3
-    dot_product: bool = True
     use_demographics: bool = True
-    use_movie_features: bool = True
+    use_movie_content: bool = True
     use_time: bool = True
     use_history: bool = True
-    ensemble_size: int = 1
 
-    def __post_init__(self) -> None:
-        if self.ensemble_size < 1:
-            raise ConfigError(f"model.ensemble_size={self.ensemble_size}: expected >= 1")
-        if self.structure not in ("stacked", "parallel"):
-            raise ConfigError(f"model.structure={self.structure!r}: expected 'stacked' or 'parallel'")
-
-
-@dataclasses.dataclass
-class RankingTaskConfig:
-    """The loss.
-
-    Attributes:
-      listwise_weight: Weight of a ListMLE loss over lists of one user's ratings, added
-        to the pointwise MSE; 0 trains pointwise only.
-      list_length: Ratings per list when listwise_weight > 0.
-      lists_per_user: Lists sampled per user and epoch when listwise_weight > 0.
-    """
-
-    listwise_weight: float = 0.0
-    list_length: int = 5
-    lists_per_user: int = 20
+    def groups(self, has_demographics: bool) -> set[F.Group]:
+        """The registry groups the ranker reads (demographics only where the data has them)."""
+        switches = {
+            F.Group.DEMOGRAPHICS: self.use_demographics and has_demographics,
+            F.Group.TIME: self.use_time,
+            F.Group.HISTORY: self.use_history,
+            F.Group.MOVIE_CONTENT: self.use_movie_content,
+        }
+        return {group for group, on in switches.items() if on}
 
 
 @dataclasses.dataclass
 class AutoRecConfig:
-    """I-AutoRec (ranking/autorec.py), blended with the networks.
+    """I-AutoRec (ranking/autorec.py), blended with the network for `predicted_rating`.
 
     Attributes:
-      weight: Its share of the prediction, (1 - weight) * networks + weight * AutoRec,
-        where it knows the user and the movie (elsewhere the networks alone); 0 is off.
+      weight: Its share of the prediction, (1 - weight) * network + weight * AutoRec,
+        where it knows the user and the movie (elsewhere the network alone); 0 is off.
       hidden: Size of a movie's code (sigmoid units).
-      l2: lambda of the objective sum of squared errors + lambda / 2 * (squared weights of
+      l2: lambda of the objective: sum of squared errors + lambda / 2 * (squared weights of
         encoder and decoder), over all training ratings.
       learning_rate: Adam's.
       epochs: Most passes over the movies.
@@ -102,41 +80,68 @@ class AutoRecConfig:
         if not 0.0 <= self.weight <= 1.0:
             raise ConfigError(f"autorec.weight={self.weight}: expected 0 <= weight <= 1")
         if min(self.hidden, self.epochs, self.movies_per_batch, self.early_stopping_patience) < 1:
-            raise ConfigError("autorec.hidden, epochs, movies_per_batch and early_stopping_patience must be >= 1")
+            raise ConfigError(
+                "autorec.hidden, epochs, movies_per_batch and early_stopping_patience must be >= 1"
+            )
 
 
 @dataclasses.dataclass
-class RankingTrainerConfig(TrainerConfig):
-    """Optimisation (see pipelines.config.TrainerConfig), plus:
+class ScorerConfig:
+    """The candidate scorer (`score`): what it reads, its lists and its loss.
 
     Attributes:
-      refit: After early stopping has chosen the number of epochs on validation, train a
-        fresh model for that many epochs on train + validation (more data, same recipe).
+      embedding_dim: Size of its own movie-id and user-id embeddings.
+      num_cross_layers: DCN-v2 cross layers before the deep network.
+      deep_layers: Dense ReLU layers.
+      dropout: Dropout after each deep layer.
+      l2: L2 penalty on embeddings and kernels.
+      num_candidates: N, the retrieval candidates per training list (the served retrieval
+        model's k should be at least this).
+      queries_per_user: Each user's newest training ratings that become training queries;
+        a separate retrieval model trained on the earlier ratings retrieves their lists.
+      loss: "softmax" (cross-entropy over the list), "listmle" or "pairwise" (logistic).
     """
 
-    refit: bool = False
+    embedding_dim: int = 16
+    num_cross_layers: int = 2
+    deep_layers: tuple[int, ...] = (64, 32)
+    dropout: float = 0.1
+    l2: float = 1e-5
+    num_candidates: int = 100
+    queries_per_user: int = 10
+    loss: str = "softmax"
+
+    def __post_init__(self) -> None:
+        losses = ("softmax", "listmle", "pairwise")
+        if self.loss not in losses:
+            raise ConfigError(f"ranking.scorer.loss={self.loss!r}: expected one of {losses}")
+        if min(self.num_candidates, self.queries_per_user) < 1:
+            raise ConfigError("ranking.scorer.num_candidates and queries_per_user must be >= 1")
+
+
+def _rating_trainer() -> TrainerConfig:
+    return TrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
 
 
 @dataclasses.dataclass
 class RankingConfig:
-    """Everything `recsys train ranking` needs.
+    """The ranking stage.
 
     Attributes:
-      data: Dataset and split (the random split by default: the RMSE protocol).
-      model: Network.
-      task: Loss.
-      autorec: The autoencoder blended with the networks.
-      trainer: Optimisation; early stopping watches validation RMSE.
-      run_dir: Where the run's config, vocabularies, metrics, logs go.
-      export_dir: Base of exported SavedModels (`<export_dir>/ranking/<version>`).
+      model: The rating network (`predicted_rating`).
+      autorec: The autoencoder blended with the network's rating.
+      trainer: Optimisation of the rating task; early stopping watches validation RMSE.
+      scorer: The candidate scorer (`score`, what orders the recommendations).
+      scorer_trainer: Its optimisation (`batch_size` counts lists); early stopping watches
+        validation HR@10 of the retrieval stage's lists.
     """
 
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: RankingModelConfig = dataclasses.field(default_factory=RankingModelConfig)
-    task: RankingTaskConfig = dataclasses.field(default_factory=RankingTaskConfig)
     autorec: AutoRecConfig = dataclasses.field(default_factory=AutoRecConfig)
-    trainer: RankingTrainerConfig = dataclasses.field(
-        default_factory=lambda: RankingTrainerConfig(batch_size=512, learning_rate=0.001, early_stopping_patience=3)
+    trainer: TrainerConfig = dataclasses.field(default_factory=_rating_trainer)
+    scorer: ScorerConfig = dataclasses.field(default_factory=ScorerConfig)
+    scorer_trainer: TrainerConfig = dataclasses.field(
+        default_factory=lambda: TrainerConfig(
+            epochs=30, batch_size=32, learning_rate=0.001, early_stopping_patience=3
+        )
     )
-    run_dir: str = "runs/ranking"
-    export_dir: str = "models"

@@ -1,25 +1,24 @@
-"""Export the rating network as the `ranking` SavedModel.
+"""Export the two-headed ranker as the `ranking` SavedModel.
 
-`serving_default` takes `movie_id` [n] (the candidates), the rating/request
-`timestamp` and the user features, each [n] or [1]; a [1] input is broadcast over
-the n candidates, so one user with a batch of candidates is one request. It returns
-`predicted_rating` [n] and `movie_title` [n] (empty for an unknown id). Movie features (title, genres, release year) come from the
-movie table inside the model; vocabularies are assets.
+`serving_default` takes `movie_id` [n] (the candidates), their `retrieval_score` and
+`retrieval_rank` [n], the request `timestamp`, `recent_movie_ids` and the user features,
+each [n] or [1]; a [1] input is broadcast over the n candidates, so one user with a batch
+of candidates is one request. It returns `score` [n] (how likely the user picks each
+candidate next: the order of recommendations), `predicted_rating` [n] and `movie_title`
+[n] (empty for an unknown id). Movie features come from tables inside the model;
+vocabularies are assets.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines.config import to_dict
-from pipelines.dataset import Prepared
-from ranking.config import RankingConfig
+from core import features as F
+from core.dataset import Prepared
 from serving import contract, savedmodel
 
 log = logging.getLogger(__name__)
@@ -38,66 +37,77 @@ def broadcast_inputs(inputs: dict[str, tf.Tensor], feature_names) -> dict[str, t
         length = tf.shape(value)[0]
         check = tf.debugging.Assert(
             tf.logical_or(tf.equal(length, 1), tf.equal(length, n)),
-            [f"input {name} must have length 1 or the number of movie_id values; lengths:", length, n],
+            [
+                f"input {name} must have length 1 or the number of movie_id values; lengths:",
+                length,
+                n,
+            ],
         )
         with tf.control_dependencies([check]):
             out[name] = tf.cond(
-                tf.equal(length, 1), lambda v=value: tf.repeat(v, n, axis=0), lambda v=value: tf.identity(v)
+                tf.equal(length, 1),
+                lambda v=value: tf.repeat(v, n, axis=0),
+                lambda v=value: tf.identity(v),
             )
     return out
 
 
 class RankingServingModule(tf.Module):
-    """The network (or blend; anything with `feature_names` and `movies`) behind a
-    broadcasting `serving_default` signature."""
+    """The two-headed ranker behind a broadcasting `serving_default` signature."""
 
     def __init__(self, network: tf.keras.Model):
         super().__init__()
         self.network = network
         self.feature_names = network.feature_names
-        specs = {name: savedmodel.tensor_spec(F.BY_NAME[name]) for name in self.feature_names}
+        specs = savedmodel.input_specs(self.feature_names)
         self.serve = tf.function(self._serve)
-        self.serving_signatures = {contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs)}
+        self.serving_signatures = {
+            contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs)
+        }
 
     def _serve(self, **inputs):
         features = broadcast_inputs(inputs, self.feature_names)
         titles = self.network.movies(features[F.MOVIE_ID.name])[F.MOVIE_TITLE.name]
-        return {contract.PREDICTED_RATING: self.network(features, training=False), contract.MOVIE_TITLE: titles}
+        heads = self.network(features, training=False)
+        return {
+            contract.PREDICTED_RATING: heads[contract.PREDICTED_RATING],
+            contract.SCORE: heads[contract.SCORE],
+            contract.MOVIE_TITLE: titles,
+        }
 
 
-def example_requests(prepared: Prepared, feature_names, count: int = 3, candidates: int = 5) -> list[dict[str, np.ndarray]]:
-    """One user with `candidates` catalogue movies per request, user features given once."""
+def example_requests(
+    prepared: Prepared, feature_names, count: int = 3, candidates: int = 5
+) -> list[dict[str, np.ndarray]]:
+    """One test user with `candidates` catalogue movies per request (made-up retrieval scores
+    and ranks), user features given once."""
     test = prepared.parts["test"]
-    movies = prepared.catalogue[F.MOVIE_ID.name][:candidates]
+    per_candidate = {
+        F.MOVIE_ID.name: prepared.catalogue[F.MOVIE_ID.name][:candidates],
+        F.RETRIEVAL_SCORE.name: np.linspace(0.9, 0.1, candidates, dtype=np.float32),
+        F.RETRIEVAL_RANK.name: np.arange(candidates, dtype=np.int64),
+    }
     requests = []
     for i in range(count):
-        request = {name: test[name][i : i + 1] for name in feature_names if name != F.MOVIE_ID.name}
-        request[F.MOVIE_ID.name] = movies
-        requests.append(request)
+        request = {
+            name: test[name][i : i + 1] for name in feature_names if name not in per_candidate
+        }
+        requests.append(
+            {**request, **{k: v for k, v in per_candidate.items() if k in feature_names}}
+        )
     return requests
 
 
-def export(network: tf.keras.Model, prepared: Prepared, cfg: RankingConfig, metrics: dict) -> str:
+def export(network: tf.keras.Model, prepared: Prepared, export_dir: str, metadata: dict) -> str:
     """Writes the next version of `<export_dir>/ranking`; returns its directory."""
     module = RankingServingModule(network)
     requests = example_requests(prepared, module.feature_names)
-
-    def write(directory: str) -> None:
-        tf.saved_model.save(module, directory, signatures=module.serving_signatures)
-        savedmodel.write_warmup(directory, contract.RANKING, requests)
-        savedmodel.write_metadata(
-            directory,
-            {
-                "model": contract.RANKING,
-                "inputs": list(module.feature_names),
-                "outputs": [contract.PREDICTED_RATING, contract.MOVIE_TITLE],
-                "num_movies": int(len(prepared.catalogue[F.MOVIE_ID.name])),
-                "created_unix": int(time.time()),
-                "config": to_dict(cfg),
-                "test_metrics": metrics,
-            },
-        )
-
-    path = savedmodel.write_version(os.path.join(cfg.export_dir, contract.RANKING), write)
+    info = {
+        **metadata,
+        "model": contract.RANKING,
+        "num_movies": len(prepared.catalogue[F.MOVIE_ID.name]),
+        "outputs": [contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE],
+    }
+    path = savedmodel.export(os.path.join(export_dir, contract.RANKING), module, requests, info)
     log.info("exported ranking to %s", path)
     return path

@@ -12,8 +12,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines.data import Columns
+from core import features as F
+from core.data import Columns
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_YEAR = 365.2425
@@ -68,7 +68,9 @@ class MovieTable(tf.keras.layers.Layer):
         ids = catalogue[F.MOVIE_ID.name].astype(str).tolist()
         unknown = len(ids)  # the last row of each table: an unknown movie
         self.rows = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int64)),
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(ids), tf.range(len(ids), dtype=tf.int64)
+            ),
             default_value=tf.constant(unknown, tf.int64),
         )
         years = release_years(catalogue[F.MOVIE_TITLE.name])

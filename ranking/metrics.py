@@ -13,7 +13,9 @@ def mae(labels: np.ndarray, predictions: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(labels, np.float64) - predictions)))
 
 
-def ndcg_per_user(users: np.ndarray, labels: np.ndarray, predictions: np.ndarray, k: int = 10) -> float:
+def ndcg_per_user(
+    users: np.ndarray, labels: np.ndarray, predictions: np.ndarray, k: int = 10
+) -> float:
     """Mean over users of NDCG@k of their held-out movies ordered by predicted rating.
 
     Gain is 2^rating - 1; the ideal order sorts by the true rating. Ties in the
@@ -24,7 +26,11 @@ def ndcg_per_user(users: np.ndarray, labels: np.ndarray, predictions: np.ndarray
       The mean NDCG@k, or NaN when no user has two held-out ratings.
     """
     order = np.argsort(users, kind="stable")
-    users, labels, predictions = users[order], np.asarray(labels, np.float64)[order], predictions[order]
+    users, labels, predictions = (
+        users[order],
+        np.asarray(labels, np.float64)[order],
+        predictions[order],
+    )
     boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
     scores = []
     for rows in np.split(np.arange(len(users)), boundaries):

@@ -3,8 +3,7 @@
 `RatingNetwork` maps raw, TFDS-named features (user features, `movie_id`, rating
 `timestamp`) to a predicted rating; movie features come from the movie table inside
 it. `RankingModel` wraps it in a `tfrs.Model` whose loss is `tfrs.tasks.Ranking`
-(MSE), plus an optional ListMLE term over lists of one user's ratings. `RatingBlend`
-averages the trained networks with I-AutoRec (ranking/autorec.py).
+(MSE). `RatingBlend` averages the trained network with I-AutoRec (ranking/autorec.py).
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from pipelines import features as F
-from pipelines.data import Columns
-from pipelines.encoders import (
+from core import features as F
+from core.data import Columns
+from core.encoders import (
     Demographics,
     TitleEncoder,
     embedding,
@@ -23,20 +22,17 @@ from pipelines.encoders import (
     regularizer,
     standardize,
 )
-from pipelines.vocab import Vocabularies
+from core.vocab import Vocabularies
 from ranking import features as RF
 from ranking.autorec import AutoRecScorer
-from ranking.config import RankingModelConfig, RankingTaskConfig
+from ranking.config import RankingModelConfig
 
 
 def input_feature_names(vocab: Vocabularies, cfg: RankingModelConfig) -> tuple[str, ...]:
-    """The network's input keys (also the exported signature's), besides nothing else."""
-    names = [F.USER_ID.name, F.MOVIE_ID.name, F.TIMESTAMP.name]
-    if cfg.use_demographics and vocab.has_demographics:
-        names += [f.name for f in F.DEMOGRAPHIC_FEATURES if f is not F.USER_OCCUPATION_LABEL]
-    if cfg.use_history:
-        names.append(F.RECENT_MOVIE_IDS.name)
-    return tuple(names)
+    """The rating network's input keys: the ranker's registry features, less what the
+    retrieval stage says of a candidate (the rating does not depend on it)."""
+    names = F.inputs_of(F.Reader.RANKER, cfg.groups(vocab.has_demographics))
+    return tuple(n for n in names if F.BY_NAME[n].entity is not F.Entity.CANDIDATE)
 
 
 class RatingNetwork(tf.keras.Model):
@@ -54,11 +50,9 @@ class RatingNetwork(tf.keras.Model):
         stats: dict[str, tuple[float, float]],
         mean_rating: float,
         cfg: RankingModelConfig,
-        history_length: int,
     ):
         super().__init__(name="rating_network")
         self.cfg = cfg
-        self.history_length = history_length
         self.feature_names = input_feature_names(vocab, cfg)
         self.stats = {**vocab.numeric_stats, **stats}
         dim, l2 = cfg.feature_embedding_dim, cfg.l2
@@ -68,16 +62,20 @@ class RatingNetwork(tf.keras.Model):
         if F.USER_ZIP_CODE.name in self.feature_names:
             self.demographics = Demographics(vocab_files, self.stats[F.RAW_USER_AGE.name], dim, l2)
         self.movies = RF.MovieTable(catalogue, mean_release_year=self.stats["release_year"][0])
-        if cfg.use_movie_features:
+        if cfg.use_movie_content:
             self.title = TitleEncoder(vocab_files["title_tokens"], dim, l2)
-            self.genres = tf.keras.layers.Dense(dim, use_bias=False, kernel_regularizer=regularizer(l2))
+            self.genres = tf.keras.layers.Dense(
+                dim, use_bias=False, kernel_regularizer=regularizer(l2)
+            )
         if cfg.use_history:
             self.history = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2)
         if cfg.use_time:
             self.weekday = tf.keras.layers.Embedding(7, dim)
             self.hour = tf.keras.layers.Embedding(24, dim)
         self.cross = [
-            tfrs.layers.dcn.Cross(projection_dim=cfg.cross_projection_dim or None, kernel_regularizer=regularizer(l2))
+            tfrs.layers.dcn.Cross(
+                projection_dim=cfg.cross_projection_dim or None, kernel_regularizer=regularizer(l2)
+            )
             for _ in range(cfg.num_cross_layers)
         ]
         deep = []
@@ -86,7 +84,9 @@ class RatingNetwork(tf.keras.Model):
             if cfg.dropout > 0:
                 deep.append(tf.keras.layers.Dropout(cfg.dropout))
         self.deep = tf.keras.Sequential(deep, name="deep")
-        self.out = tf.keras.layers.Dense(1, bias_initializer=tf.keras.initializers.Constant(mean_rating))
+        self.out = tf.keras.layers.Dense(
+            1, bias_initializer=tf.keras.initializers.Constant(mean_rating)
+        )
 
     def encode(self, inputs: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(all features concatenated [batch, n], user-id embedding, movie-id embedding)."""
@@ -94,14 +94,14 @@ class RatingNetwork(tf.keras.Model):
         movie = self.movie_id(inputs[F.MOVIE_ID.name])
         parts = [user, movie]
         if self.cfg.use_history:
-            history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.history_length]  # as trained
-            implicit = masked_mean(self.history(history), tf.not_equal(history, ""))
+            history = inputs[F.RECENT_MOVIE_IDS.name]
+            implicit = masked_mean(self.history(history), tf.not_equal(history, F.PAD))
             parts.append(implicit)
             user = user + implicit  # SVD++: p_u + mean of y_j over the rated movies
         if self.demographics is not None:
             parts.append(self.demographics(inputs))
         timestamps = inputs[F.TIMESTAMP.name]
-        if self.cfg.use_movie_features:
+        if self.cfg.use_movie_content:
             table = self.movies(inputs[F.MOVIE_ID.name])
             parts += [
                 self.title(table[F.MOVIE_TITLE.name]),
@@ -125,29 +125,12 @@ class RatingNetwork(tf.keras.Model):
         crossed = x0
         for layer in self.cross:
             crossed = layer(x0, crossed)
-        if self.cfg.structure == "stacked":
-            hidden = self.deep(crossed, training=training)
-        else:
-            hidden = tf.concat([crossed, self.deep(x0, training=training)], axis=1)
-        rating = tf.squeeze(self.out(hidden), axis=1)
-        if self.cfg.dot_product:
-            rating += tf.reduce_sum(user * movie, axis=1)
+        hidden = self.deep(crossed, training=training)
+        # Plus a matrix-factorisation term: the user-movie dot product.
+        rating = tf.squeeze(self.out(hidden), axis=1) + tf.reduce_sum(user * movie, axis=1)
         if not training:
             rating = tf.clip_by_value(rating, *F.RATING_RANGE)
         return rating
-
-
-class RatingEnsemble(tf.keras.Model):
-    """The mean prediction of independently initialised RatingNetworks (same inputs)."""
-
-    def __init__(self, members: list[RatingNetwork]):
-        super().__init__(name="rating_ensemble")
-        self.members = members
-        self.feature_names = members[0].feature_names
-        self.movies = members[0].movies
-
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        return tf.add_n([m(inputs, training=training) for m in self.members]) / len(self.members)
 
 
 class RatingBlend(tf.keras.Model):
@@ -155,7 +138,7 @@ class RatingBlend(tf.keras.Model):
     movie; the networks alone elsewhere (new users, new movies). For prediction only:
     each side is trained on its own (ranking.train)."""
 
-    def __init__(self, networks: RatingNetwork | RatingEnsemble, autorec: AutoRecScorer, weight: float):
+    def __init__(self, networks: RatingNetwork, autorec: AutoRecScorer, weight: float):
         super().__init__(name="rating_blend")
         self.networks = networks
         self.autorec = autorec
@@ -169,55 +152,20 @@ class RatingBlend(tf.keras.Model):
         return tf.where(known, (1.0 - self.weight) * rating + self.weight * other, rating)
 
 
-class ListMLELoss(tf.keras.losses.Loss):
-    """ListMLE (Xia et al., 2008): the negative log-likelihood of the true order of each
-    list under a Plackett-Luce model of the predicted scores.
-
-    labels, predictions: [batch, list_length]; returns [batch] losses.
-    (TFRS 0.7.7 has no listwise loss; its listwise tutorial borrows TF-Ranking's.)
-    """
-
-    def call(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
-        order = tf.argsort(labels, axis=1, direction="DESCENDING", stable=True)
-        ranked = tf.gather(predictions, order, batch_dims=1)
-        return tf.reduce_sum(tf.math.cumulative_logsumexp(ranked, axis=1, reverse=True) - ranked, axis=1)
-
-
 class RankingModel(tfrs.Model):
-    """Pointwise MSE (`tfrs.tasks.Ranking`) and, optionally, ListMLE over rating lists.
+    """The rating network's pointwise MSE through `tfrs.tasks.Ranking`."""
 
-    Pointwise batches hold [batch] features; listwise batches hold [batch, list_length]
-    features of one user's ratings per row.
-    """
-
-    def __init__(self, network: RatingNetwork | RatingEnsemble, task: RankingTaskConfig):
+    def __init__(self, network: RatingNetwork):
         super().__init__()
         self.network = network
-        # An ensemble's members each get their own loss, so they learn independently.
-        self.members = network.members if isinstance(network, RatingEnsemble) else [network]
-        self.task_config = task
         self.task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(), metrics=[tf.keras.metrics.RootMeanSquaredError("rmse")]
+            loss=tf.keras.losses.MeanSquaredError(),
+            metrics=[tf.keras.metrics.RootMeanSquaredError("rmse")],
         )
-        self.listwise = tfrs.tasks.Ranking(loss=ListMLELoss()) if task.listwise_weight > 0 else None
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.network(inputs, training=training)
 
     def compute_loss(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        labels = inputs[F.USER_RATING.name]
-        if labels.shape.rank == 1:
-            return tf.add_n([self.task(labels=labels, predictions=m(inputs, training=training)) for m in self.members])
-        list_shape = tf.shape(labels)
-        flat = {k: _flatten_lists(inputs[k]) for k in self.network.feature_names}
-        losses = []
-        for member in self.members:
-            predictions = tf.reshape(member(flat, training=training), list_shape)
-            pointwise = self.task(labels=tf.reshape(labels, [-1]), predictions=tf.reshape(predictions, [-1]))
-            losses.append(pointwise + self.task_config.listwise_weight * self.listwise(labels=labels, predictions=predictions))
-        return tf.add_n(losses)
-
-
-def _flatten_lists(values: tf.Tensor) -> tf.Tensor:
-    """[batch, list, ...] -> [batch * list, ...]."""
-    return tf.reshape(values, tf.concat([[-1], tf.shape(values)[2:]], axis=0))
+        predictions = self.network(inputs, training=training)
+        return self.task(labels=inputs[F.USER_RATING.name], predictions=predictions)

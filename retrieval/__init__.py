@@ -1,3 +1,3 @@
 """retrieval package."""
 
-from pipelines import env as _env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before tensorflow loads)
+from core import env as _env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before tensorflow loads)

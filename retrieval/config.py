@@ -1,10 +1,11 @@
-"""Typed config of the retrieval pipeline (`configs/retrieval.toml` fills it)."""
+"""Typed config of the retrieval stage (the `[retrieval]` tables of a config file)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from pipelines.config import ConfigError, DataConfig, TrainerConfig
+from core import features as F
+from core.config import ConfigError, TrainerConfig
 
 
 @dataclasses.dataclass
@@ -21,9 +22,11 @@ class TowerConfig:
       normalize: L2-normalise both embeddings (cosine similarity; pair with a temperature).
       use_demographics: Query tower reads age, gender, occupation and zip prefix.
       use_time: Query tower reads the request time (`timestamp`).
-      use_history: Query tower reads `recent_movie_ids` (mean of their movie-id embeddings).
-      use_title: Candidate tower reads title tokens.
-      use_genres: Candidate tower reads genres.
+      use_history: Query tower reads `recent_movie_ids`: the mean of their movie-id
+        embeddings, and the newest one's own embedding (what the user watched last
+        predicts what they watch next).
+      history_length: How many of the newest `recent_movie_ids` the query tower reads.
+      use_movie_content: Candidate tower reads title tokens and genres.
     """
 
     id_embedding_dim: int = 32
@@ -36,8 +39,18 @@ class TowerConfig:
     use_demographics: bool = True
     use_time: bool = True
     use_history: bool = True
-    use_title: bool = True
-    use_genres: bool = True
+    use_movie_content: bool = True
+    history_length: int = 10
+
+    def groups(self, has_demographics: bool) -> set[F.Group]:
+        """The registry groups the towers read (demographics only where the data has them)."""
+        switches = {
+            F.Group.DEMOGRAPHICS: self.use_demographics and has_demographics,
+            F.Group.TIME: self.use_time,
+            F.Group.HISTORY: self.use_history,
+            F.Group.MOVIE_CONTENT: self.use_movie_content,
+        }
+        return {group for group, on in switches.items() if on}
 
 
 @dataclasses.dataclass
@@ -61,7 +74,7 @@ class TaskConfig:
 
 @dataclasses.dataclass
 class RetrievalTrainerConfig(TrainerConfig):
-    """Optimisation (see pipelines.config.TrainerConfig) plus what early stopping watches.
+    """Optimisation (see core.config.TrainerConfig) plus what early stopping watches.
 
     Attributes:
       monitor_k: K of the full-catalogue validation Recall@K that early stopping watches.
@@ -105,22 +118,16 @@ class IndexConfig:
 
 @dataclasses.dataclass
 class RetrievalConfig:
-    """Everything `recsys train retrieval` needs.
+    """The retrieval stage.
 
     Attributes:
-      data: Dataset and split (the temporal split by default: no future in training).
       model: Towers.
       task: Loss.
       trainer: Optimisation.
       index: Top-k index.
-      run_dir: Where the run's config, vocabularies, metrics, logs and weights go.
-      export_dir: Base of exported SavedModels (`<export_dir>/retrieval/<version>`).
     """
 
-    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(split="temporal"))
     model: TowerConfig = dataclasses.field(default_factory=TowerConfig)
     task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
     trainer: RetrievalTrainerConfig = dataclasses.field(default_factory=RetrievalTrainerConfig)
     index: IndexConfig = dataclasses.field(default_factory=IndexConfig)
-    run_dir: str = "runs/retrieval"
-    export_dir: str = "models"

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pipelines import features as F
-from pipelines.data import Columns
-from pipelines.dataset import Prepared, seen_movies
+from core import features as F
+from core.data import Columns
+from core.dataset import Prepared, seen_movies
 from retrieval import metrics
 
 # Query columns [n] -> scores [n, num_movies] over the catalogue's row order.
@@ -27,7 +27,9 @@ RECALL_K = (10, 50, 100)
 NUM_SAMPLED_NEGATIVES = 99
 
 
-def evaluate(scorer: Scorer, prepared: Prepared, part: str = "test", seed: int = 0, chunk: int = 2048) -> dict:
+def evaluate(
+    scorer: Scorer, prepared: Prepared, part: str = "test", seed: int = 0, chunk: int = 2048
+) -> dict:
     """Every protocol's metrics of `scorer` on one part of the prepared split.
 
     Movies the user rated in earlier parts (train for validation; train and validation
@@ -68,7 +70,8 @@ def to_markdown(rows: dict[str, dict[str, dict]]) -> str:
     full-catalogue and sampled columns from its temporal-split result.
 
     Args:
-      rows: model name -> {"random": evaluate(...), "temporal": evaluate(...)} (either may be absent).
+      rows: model name -> {"random": evaluate(...), "temporal": evaluate(...)} (either may
+        be absent).
     """
     head = (
         "| model | top-1 | top-5 | top-10 | top-50 | top-100 | Recall@10 | Recall@50 | Recall@100 "

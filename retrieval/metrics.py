@@ -77,6 +77,8 @@ def sample_negatives(
     for i, movies in enumerate(rated):
         pool = np.setdiff1d(np.arange(num_movies), movies, assume_unique=False)
         if len(pool) < num_negatives:
-            raise ValueError(f"query {i}: only {len(pool)} unrated movies, {num_negatives} negatives asked")
+            raise ValueError(
+                f"query {i}: only {len(pool)} unrated movies, {num_negatives} negatives asked"
+            )
         out[i] = rng.choice(pool, size=num_negatives, replace=False)
     return out

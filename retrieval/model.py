@@ -5,10 +5,11 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from pipelines import features as F
-from pipelines.vocab import Vocabularies
+from core import features as F
+from core.encoders import embedding
+from core.vocab import Vocabularies
 from retrieval.config import TaskConfig, TowerConfig
-from retrieval.towers import CandidateTower, MovieIdEncoder, QueryTower
+from retrieval.towers import CandidateTower, QueryTower
 
 # Training-only input: how often the example's movie is drawn as an in-batch candidate.
 SAMPLING_PROBABILITY = "candidate_sampling_probability"
@@ -41,18 +42,24 @@ class RetrievalModel(tfrs.Model):
             candidate_sampling_probability=(
                 inputs[SAMPLING_PROBABILITY] if self.task_config.logq_correction else None
             ),
-            candidate_ids=inputs[F.MOVIE_ID.name] if self.task_config.remove_accidental_hits else None,
+            candidate_ids=inputs[F.MOVIE_ID.name]
+            if self.task_config.remove_accidental_hits
+            else None,
             compute_metrics=False,
         )
 
 
 def build_model(
-    vocab: Vocabularies, vocab_files: dict[str, str], tower: TowerConfig, task: TaskConfig, history_length: int
+    vocab: Vocabularies, vocab_files: dict[str, str], tower: TowerConfig, task: TaskConfig
 ) -> RetrievalModel:
-    """A fresh retrieval model whose lookups read `vocab_files` (see Vocabularies.write_files)."""
-    movie_ids = MovieIdEncoder(vocab_files, tower, name="movie_id_encoder")
+    """A fresh retrieval model whose lookups read `vocab_files` (see Vocabularies.write_files).
+
+    The movie-id embedding is shared: the candidate tower's movie and the query tower's
+    history read the same table.
+    """
+    movie_ids = embedding(vocab_files["movie_id"], tower.id_embedding_dim, tower.l2)
     return RetrievalModel(
-        QueryTower(vocab, vocab_files, movie_ids, tower, history_length),
+        QueryTower(vocab, vocab_files, movie_ids, tower),
         CandidateTower(vocab_files, movie_ids, tower),
         task,
     )

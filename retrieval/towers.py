@@ -1,16 +1,17 @@
 """The two towers: query (user + context) and candidate (movie), both to d dimensions.
 
-All preprocessing lives inside the towers (lookups, tokenisation, normalisation), so
-a SavedModel takes raw TFDS-named features. Unknown ids, occupations and zip prefixes
-land in each lookup's out-of-vocabulary bucket and still get an embedding.
+All preprocessing lives inside the towers (lookups, tokenisation, normalisation), so a
+SavedModel takes raw TFDS-named features. Which features each tower reads comes from the
+registry (`core.features.inputs_of`). Unknown ids, occupations and zip prefixes land in
+each lookup's out-of-vocabulary bucket and still get an embedding.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines.encoders import (
+from core import features as F
+from core.encoders import (
     Demographics,
     TitleEncoder,
     embedding,
@@ -19,30 +20,18 @@ from pipelines.encoders import (
     regularizer,
     standardize,
 )
-from pipelines.vocab import Vocabularies
+from core.vocab import Vocabularies
 from retrieval.config import TowerConfig
 
 
 def query_feature_names(vocab: Vocabularies, cfg: TowerConfig) -> tuple[str, ...]:
-    """The input keys of the query tower, in signature order."""
-    names = [F.USER_ID.name]
-    if cfg.use_demographics and vocab.has_demographics:
-        names += [f.name for f in F.DEMOGRAPHIC_FEATURES if f is not F.USER_OCCUPATION_LABEL]
-    if cfg.use_time:
-        names.append(F.TIMESTAMP.name)
-    if cfg.use_history:
-        names.append(F.RECENT_MOVIE_IDS.name)
-    return tuple(names)
+    """The query tower's input keys (also the exported signatures'), in registry order."""
+    return F.inputs_of(F.Reader.QUERY_TOWER, cfg.groups(vocab.has_demographics))
 
 
 def candidate_feature_names(cfg: TowerConfig) -> tuple[str, ...]:
-    """The input keys of the candidate tower."""
-    names = [F.MOVIE_ID.name]
-    if cfg.use_title:
-        names.append(F.MOVIE_TITLE.name)
-    if cfg.use_genres:
-        names.append(F.MOVIE_GENRES.name)
-    return tuple(names)
+    """The candidate tower's input keys."""
+    return F.inputs_of(F.Reader.CANDIDATE_TOWER, cfg.groups(has_demographics=False))
 
 
 def _mlp(cfg: TowerConfig, name: str) -> tf.keras.Sequential:
@@ -55,47 +44,33 @@ def _mlp(cfg: TowerConfig, name: str) -> tf.keras.Sequential:
     return tf.keras.Sequential(layers, name=name)
 
 
-class MovieIdEncoder(tf.keras.layers.Layer):
-    """Movie-id embedding shared by the candidate tower and the query tower's history."""
-
-    def __init__(self, vocab_files: dict[str, str], cfg: TowerConfig, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
-
-    def call(self, movie_ids: tf.Tensor) -> tf.Tensor:
-        return self.encoder(movie_ids)
-
-
 class QueryTower(tf.keras.Model):
     """User and request context -> [batch, d] query embedding.
 
-    Inputs (dict of [batch] tensors, [batch, n] for `recent_movie_ids`), keys from
-    `query_feature_names`: user id; with demographics gender, age bucket, raw age,
-    occupation, zip code; request `timestamp`; `recent_movie_ids` padded with "",
-    newest first (only the first `history_length`, as in training, are read).
+    Inputs: dict keyed by `query_feature_names`, [batch] tensors, `recent_movie_ids`
+    [batch, n] "" padded, newest first (the first `cfg.history_length` are read).
     """
 
     def __init__(
-        self,
-        vocab: Vocabularies,
-        vocab_files: dict[str, str],
-        movie_ids: MovieIdEncoder,
-        cfg: TowerConfig,
-        history_length: int,
+        self, vocab: Vocabularies, vocab_files: dict[str, str], movie_ids, cfg: TowerConfig
     ):
         super().__init__(name="query_tower")
         self.cfg = cfg
-        self.history_length = history_length
         self.feature_names = query_feature_names(vocab, cfg)
         self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, cfg.l2)
         self.demographics = None
         if F.USER_ZIP_CODE.name in self.feature_names:
             self.demographics = Demographics(
-                vocab_files, vocab.numeric_stats[F.RAW_USER_AGE.name], cfg.feature_embedding_dim, cfg.l2
+                vocab_files,
+                vocab.numeric_stats[F.RAW_USER_AGE.name],
+                cfg.feature_embedding_dim,
+                cfg.l2,
             )
         if cfg.use_time:
             self.time_stats = vocab.numeric_stats[F.TIMESTAMP.name]
         self.movie_ids = movie_ids
+        if cfg.use_history:
+            self.last_movie = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
         self.mlp = _mlp(cfg, "query_mlp")
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -105,8 +80,11 @@ class QueryTower(tf.keras.Model):
         if self.cfg.use_time:
             parts.append(standardize(inputs[F.TIMESTAMP.name], self.time_stats)[:, tf.newaxis])
         if self.cfg.use_history:
-            history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.history_length]  # as trained
-            parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, "")))
+            history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.cfg.history_length]
+            parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, F.PAD)))
+            newest = history[:, 0]
+            is_movie = tf.cast(tf.not_equal(newest, F.PAD), tf.float32)[:, tf.newaxis]
+            parts.append(self.last_movie(newest) * is_movie)
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
 
 
@@ -117,22 +95,22 @@ class CandidateTower(tf.keras.Model):
     `movie_title` [batch] string, `movie_genres` [batch, len(GENRES)] float32 multi-hot.
     """
 
-    def __init__(self, vocab_files: dict[str, str], movie_ids: MovieIdEncoder, cfg: TowerConfig):
+    def __init__(self, vocab_files: dict[str, str], movie_ids, cfg: TowerConfig):
         super().__init__(name="candidate_tower")
         self.cfg = cfg
         self.feature_names = candidate_feature_names(cfg)
         self.movie_ids = movie_ids
-        if cfg.use_title:
-            self.title = TitleEncoder(vocab_files["title_tokens"], cfg.feature_embedding_dim, cfg.l2)
-        if cfg.use_genres:
+        if cfg.use_movie_content:
+            self.title = TitleEncoder(
+                vocab_files["title_tokens"], cfg.feature_embedding_dim, cfg.l2
+            )
             self.genres = tf.keras.layers.Dense(cfg.feature_embedding_dim, use_bias=False)
         self.mlp = _mlp(cfg, "candidate_mlp")
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         parts = [self.movie_ids(inputs[F.MOVIE_ID.name])]
-        if self.cfg.use_title:
+        if self.cfg.use_movie_content:
             parts.append(self.title(inputs[F.MOVIE_TITLE.name]))
-        if self.cfg.use_genres:
             parts.append(self.genres(normalized_multi_hot(inputs[F.MOVIE_GENRES.name])))
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
 

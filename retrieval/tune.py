@@ -3,8 +3,8 @@
 Reads the movie embeddings and held-out (test) query embeddings a training run saved
 (`<run_dir>/embeddings.npz`), measures recall@k of ScaNN against exact brute force and
 the median per-query latency of the TFRS ScaNN layer for a grid of settings, and writes the
-fastest setting whose recall meets the target as an `[index]` config file (usable as
-a second `--config`), plus the whole grid as JSON and Markdown.
+fastest setting whose recall meets the target as a `[retrieval.index]` config file
+(usable as a second `--config`), plus the whole grid as JSON and Markdown.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from pipelines import plots
-from pipelines.reports import write_report
+from core import plots
+from core.reports import write_report
 from retrieval.config import IndexConfig
 from retrieval.index import build_index
 
@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 EMBEDDINGS_FILE = "embeddings.npz"
 
 
-def save_embeddings(run_dir: str, movie_ids: np.ndarray, movies: np.ndarray, queries: np.ndarray) -> str:
+def save_embeddings(
+    run_dir: str, movie_ids: np.ndarray, movies: np.ndarray, queries: np.ndarray
+) -> str:
     """Saves what tuning needs: movie ids [m], movie embeddings [m, d], query embeddings [n, d]."""
     path = os.path.join(run_dir, EMBEDDINGS_FILE)
     np.savez(path, movie_ids=movie_ids.astype(str), movies=movies, queries=queries)
@@ -42,8 +44,15 @@ def grid(num_movies: int, k: int) -> list[IndexConfig]:
     for leaves in sorted({max(2, root // 2), root, 2 * root}):
         searched = sorted({max(1, round(leaves * f)) for f in (0.05, 0.1, 0.25, 0.5)})
         for to_search, reorder in itertools.product(searched, (0, 2 * k, 4 * k)):
-            configs.append(IndexConfig(kind="scann", k=k, num_leaves=leaves, num_leaves_to_search=to_search,
-                                       num_reordering_candidates=reorder))  # fmt: skip
+            configs.append(
+                IndexConfig(
+                    kind="scann",
+                    k=k,
+                    num_leaves=leaves,
+                    num_leaves_to_search=to_search,
+                    num_reordering_candidates=reorder,
+                )
+            )
     return configs
 
 
@@ -66,7 +75,9 @@ def measure(index_cfg: IndexConfig, ids, movies, queries, exact: np.ndarray, tim
     }
 
 
-def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_queries: int = 200) -> dict:
+def tune(
+    run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_queries: int = 200
+) -> dict:
     """Runs the grid; writes `output` (TOML) and `output` with .json/.md/.png; returns the result.
 
     Raises:
@@ -74,9 +85,15 @@ def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_que
     """
     path = os.path.join(run_dir, EMBEDDINGS_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} does not exist: run `recsys train retrieval` with run_dir={run_dir} first")
+        raise FileNotFoundError(
+            f"{path} does not exist: run `recsys train retrieval` with run_dir={run_dir} first"
+        )
     saved = np.load(path)
-    ids, movies, queries = tf.constant(saved["movie_ids"]), tf.constant(saved["movies"]), tf.constant(saved["queries"])
+    ids, movies, queries = (
+        tf.constant(saved["movie_ids"]),
+        tf.constant(saved["movies"]),
+        tf.constant(saved["queries"]),
+    )
     exact = build_index(IndexConfig(kind="brute_force", k=k), ids, movies)(queries)[1].numpy()
     timed = min(timed_queries, int(queries.shape[0]))
     rows = []
@@ -84,29 +101,49 @@ def tune(run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_que
         rows.append(measure(candidate, ids, movies, queries, exact, timed))
         log.info("%s", rows[-1])
     meeting = [r for r in rows if r["recall"] >= target]
-    best = min(meeting, key=lambda r: r["ms_per_query"]) if meeting else max(rows, key=lambda r: r["recall"])
-    result = {"k": k, "target": target, "queries": int(queries.shape[0]), "met": bool(meeting), "best": best, "grid": rows}
+    best = (
+        min(meeting, key=lambda r: r["ms_per_query"])
+        if meeting
+        else max(rows, key=lambda r: r["recall"])
+    )
+    result = {
+        "k": k,
+        "target": target,
+        "queries": int(queries.shape[0]),
+        "met": bool(meeting),
+        "best": best,
+        "grid": rows,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w") as f:
-        f.write(f"# Written by `recsys tune-index` (recall@{k} >= {target} against brute force"
-                f"{'' if meeting else ': NOT MET, the best recall found'}).\n[index]\nkind = \"scann\"\n")  # fmt: skip
+        f.write(
+            f"# Written by `recsys tune-index` (recall@{k} >= {target} against brute force"
+            f"{'' if meeting else ': NOT MET, the best recall found'})."
+            '\n[retrieval.index]\nkind = "scann"\n'
+        )
         for key in ("num_leaves", "num_leaves_to_search", "num_reordering_candidates"):
             f.write(f"{key} = {best[key]}\n")
     stem = os.path.splitext(output)[0]
     write_report(stem, result, to_markdown(result))
-    plots.tradeoff_chart(stem + ".png", f"ScaNN settings, recall@{k} against brute force", rows, best, target)
+    plots.tradeoff_chart(
+        stem + ".png", f"ScaNN settings, recall@{k} against brute force", rows, best, target
+    )
     return result
 
 
 def to_markdown(result: dict) -> str:
     lines = [
-        f"ScaNN against brute force, {result['queries']} queries, recall@{result['k']}, target {result['target']}",
+        f"ScaNN against brute force, {result['queries']} queries, recall@{result['k']}, "
+        f"target {result['target']}",
         "",
         "| leaves | searched | reordered | recall | ms/query | chosen |",
         "|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in result["grid"]:
         chosen = "yes" if r is result["best"] or r == result["best"] else ""
-        lines.append(f"| {r['num_leaves']} | {r['num_leaves_to_search']} | {r['num_reordering_candidates']} | "
-                     f"{r['recall']:.4f} | {r['ms_per_query']:.3f} | {chosen} |")  # fmt: skip
+        lines.append(
+            f"| {r['num_leaves']} | {r['num_leaves_to_search']} "
+            f"| {r['num_reordering_candidates']} | "
+            f"{r['recall']:.4f} | {r['ms_per_query']:.3f} | {chosen} |"
+        )
     return "\n".join(lines) + "\n"

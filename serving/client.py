@@ -2,7 +2,7 @@
 
 One channel and one stub per service; every call carries a deadline; UNAVAILABLE is
 retried with exponential backoff; gRPC status codes become typed errors. Inputs are
-converted to the dtypes of `pipelines.features`, so a caller may pass plain lists.
+converted to the dtypes of `core.features`, so a caller may pass plain lists.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from pipelines import features as F
+from core import features as F
 from serving import contract
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,18 @@ _ERRORS = {
 _STATES = {v: k for k, v in get_model_status_pb2.ModelVersionStatus.State.items()}
 
 
-def to_tensor_proto(name: str, value) -> "tf.compat.v1.TensorProto":
-    """A request input as a TensorProto in its feature's dtype (`pipelines.features`)."""
+def to_tensor_proto(name: str, value) -> tf.compat.v1.TensorProto:
+    """A request input as a TensorProto in its feature's dtype (`core.features`)."""
     feature = F.BY_NAME.get(name)
-    if name == contract.SEEN_MOVIE_IDS or (feature is not None and feature.dtype == "string"):
+    if feature is not None and feature.dtype == "string":
         array = np.asarray(value, dtype=object)
-        array = np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode(), otypes=[object])(array) if array.size else array
+        array = (
+            np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode(), otypes=[object])(
+                array
+            )
+            if array.size
+            else array
+        )
         return tf.make_tensor_proto(array, dtype=tf.string, shape=array.shape)
     dtype = np.dtype(feature.dtype) if feature is not None else None
     return tf.make_tensor_proto(np.asarray(value, dtype=dtype))
@@ -85,13 +91,22 @@ class ServingClient:
       max_message_bytes: Largest request or response accepted.
     """
 
-    def __init__(self, target: str = "localhost:8500", timeout: float = 10.0, retries: int = 3,
-                 backoff: float = 0.2, max_message_bytes: int = 64 << 20):  # fmt: skip
+    def __init__(
+        self,
+        target: str = "localhost:8500",
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        max_message_bytes: int = 64 << 20,
+    ):
         self.target = target
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        options = [("grpc.max_send_message_length", max_message_bytes), ("grpc.max_receive_message_length", max_message_bytes)]
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
         self.channel = grpc.insecure_channel(target, options=options)
         self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
@@ -99,7 +114,7 @@ class ServingClient:
     def close(self) -> None:
         self.channel.close()
 
-    def __enter__(self) -> "ServingClient":
+    def __enter__(self) -> ServingClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -113,7 +128,9 @@ class ServingClient:
             except grpc.RpcError as e:
                 code, details = e.code(), e.details() or ""
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
-                    log.debug("UNAVAILABLE from %s (%s); retrying in %.2fs", self.target, details, wait)
+                    log.debug(
+                        "UNAVAILABLE from %s (%s); retrying in %.2fs", self.target, details, wait
+                    )
                     time.sleep(wait)
                     wait *= 2
                     continue
@@ -121,7 +138,9 @@ class ServingClient:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _spec(spec, model: str, version: int | None, label: str | None, signature: str | None = None) -> None:
+    def _spec(
+        spec, model: str, version: int | None, label: str | None, signature: str | None = None
+    ) -> None:
         spec.name = model
         if version is not None and label:
             raise ValueError("give a version or a label, not both")
@@ -132,8 +151,15 @@ class ServingClient:
         if signature:
             spec.signature_name = signature
 
-    def predict(self, model: str, inputs: Mapping[str, object], signature: str = contract.SERVING_DEFAULT,
-                version: int | None = None, label: str | None = None, timeout: float | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    def predict(
+        self,
+        model: str,
+        inputs: Mapping[str, object],
+        signature: str = contract.SERVING_DEFAULT,
+        version: int | None = None,
+        label: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, np.ndarray]:
         """One Predict call; returns the outputs as numpy arrays (strings decoded to str)."""
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, model, version, label, signature)
@@ -144,7 +170,11 @@ class ServingClient:
         for key, proto in response.outputs.items():
             array = tf.make_ndarray(proto)
             if array.dtype == object:
-                array = np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(array) if array.size else array
+                array = (
+                    np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(array)
+                    if array.size
+                    else array
+                )
             outputs[key] = array
         return outputs
 
@@ -188,5 +218,9 @@ class ServingClient:
                 except (UnavailableError, NotFoundError):
                     pass
                 if time.monotonic() > deadline:
-                    raise UnavailableError(grpc.StatusCode.UNAVAILABLE, f"{model} not available after {timeout}s", self.target)
+                    raise UnavailableError(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"{model} not available after {timeout}s",
+                        self.target,
+                    )
                 time.sleep(0.2)

@@ -1,12 +1,12 @@
 """The serving contract: model names, signature names, input and output keys.
 
 Exporters, the local server, the client and the tests import these names; input
-keys are the feature names of `pipelines.features`. No `input_1` anywhere.
+keys are the feature names of `core.features`. No `input_1` anywhere.
 """
 
 from __future__ import annotations
 
-from pipelines import features as F
+from core import features as F
 
 # Models, as named in configs/serving/models.config and under models/<name>/<version>/.
 RETRIEVAL = "retrieval"  # ScaNN index: needs ScaNN's ops in the server
@@ -22,12 +22,12 @@ QUERY_EMBEDDING_SIGNATURE = "query_embedding"
 MOVIE_IDS = "movie_ids"  # [batch, k] string
 SCORES = "scores"  # [batch, k] float32
 QUERY_EMBEDDING = "query_embedding"  # [batch, d] float32
-PREDICTED_RATING = "predicted_rating"  # [batch] float32
+PREDICTED_RATING = "predicted_rating"  # [batch] float32: the rating the user would give
+SCORE = "score"  # [batch] float32 (ranking), [batch, k] (recommender): how likely picked next
 MOVIE_TITLE = F.MOVIE_TITLE.name  # [batch] string (ranking, recommender)
 
-# Extra inputs that are not features.
-SEEN_MOVIE_IDS = "seen_movie_ids"  # [batch, n] string, "" padded: movies to leave out
-CANDIDATE_MOVIE_IDS = F.MOVIE_ID.name  # ranking: the movies to score
+# Inputs are registry features (core.features), e.g. the composite's seen_movie_ids.
+SEEN_MOVIE_IDS = F.SEEN_MOVIE_IDS.name
 
 # Files inside a version directory.
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

@@ -157,7 +157,11 @@ class ModelManager:
             wanted = wanted_versions(config.model_version_policy, list(on_disk))
             with self._lock:
                 versions = self._versions.setdefault(name, {})
-                todo = [n for n in sorted(wanted) if n not in versions or versions[n].state == State.START]
+                todo = [
+                    n
+                    for n in sorted(wanted)
+                    if n not in versions or versions[n].state == State.START
+                ]
                 for number in todo:
                     versions[number] = Version(number, on_disk[number], State.LOADING)
             for number in todo:
@@ -179,7 +183,11 @@ class ModelManager:
                 version.state, version.error = State.END, f"{type(e).__name__}: {e}"
             return
         with self._lock:
-            version.model, version.signature_defs, version.state = model, signature_defs, State.AVAILABLE
+            version.model, version.signature_defs, version.state = (
+                model,
+                signature_defs,
+                State.AVAILABLE,
+            )
         log.info("%s version %d is available", name, version.number)
 
     def get(self, name: str, version: int | None = None, label: str = "") -> Version:
@@ -192,25 +200,35 @@ class ModelManager:
         """
         with self._lock:
             if name not in self._configs:
-                raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
+                raise ServingError(
+                    grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})"
+                )
             if label:
                 labels = dict(self._configs[name].version_labels)
                 if label not in labels:
                     raise ServingError(
                         grpc.StatusCode.NOT_FOUND,
-                        f"Unrecognized servable version label: {label} (model {name} has {sorted(labels)})",
+                        f"Unrecognized servable version label: {label} "
+                        f"(model {name} has {sorted(labels)})",
                     )
                 version = labels[label]
-            available = {n: v for n, v in self._versions[name].items() if v.state == State.AVAILABLE}
+            available = {
+                n: v for n, v in self._versions[name].items() if v.state == State.AVAILABLE
+            }
             if version is not None:
                 if version in available:
                     return dataclasses.replace(available[version])
-                known = version in self._versions[name] or version in complete_versions(self.base_path(name))
+                known = version in self._versions[name] or version in complete_versions(
+                    self.base_path(name)
+                )
                 code = grpc.StatusCode.UNAVAILABLE if known else grpc.StatusCode.NOT_FOUND
-                raise ServingError(code, f"Servable not found for request: Specific({name}, {version})")
+                raise ServingError(
+                    code, f"Servable not found for request: Specific({name}, {version})"
+                )
             if not available:
                 raise ServingError(
-                    grpc.StatusCode.UNAVAILABLE, f"Servable {name} has no version loaded yet: Latest({name})"
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"Servable {name} has no version loaded yet: Latest({name})",
                 )
             return dataclasses.replace(available[max(available)])
 
@@ -222,15 +240,23 @@ class ModelManager:
         """
         with self._lock:
             if name not in self._configs:
-                raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}")
+                raise ServingError(
+                    grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}"
+                )
             versions = self._versions[name]
             if version is not None:
                 if version not in versions:
-                    raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {name}")
+                    raise ServingError(
+                        grpc.StatusCode.NOT_FOUND,
+                        f"Could not find version {version} of model {name}",
+                    )
                 return [versions[version]]
             return [versions[n] for n in sorted(versions, reverse=True)]
 
     def all_available(self) -> bool:
         """Whether every configured model has at least one version loaded."""
         with self._lock:
-            return all(any(v.state == State.AVAILABLE for v in self._versions[n].values()) for n in self._configs)
+            return all(
+                any(v.state == State.AVAILABLE for v in self._versions[n].values())
+                for n in self._configs
+            )

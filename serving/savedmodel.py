@@ -11,26 +11,60 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
 
-from pipelines.features import Feature, Kind
+from core import features as F
 from serving import contract
 
 
-def tensor_spec(feature: Feature) -> tf.TensorSpec:
-    """Signature spec of a feature: [batch] (or [batch, n] for sequences), named as the feature."""
-    shape = [None, None] if feature.kind is Kind.SEQUENCE else [None]
-    return tf.TensorSpec(shape, tf.dtypes.as_dtype(feature.dtype), name=feature.name)
+def input_specs(names) -> dict[str, tf.TensorSpec]:
+    """Signature specs of registry features, named as the features ([batch] or [batch, n])."""
+    return {
+        name: tf.TensorSpec(
+            F.BY_NAME[name].shape, tf.dtypes.as_dtype(F.BY_NAME[name].dtype), name=name
+        )
+        for name in names
+    }
+
+
+def export(
+    base: str,
+    module: tf.Module,
+    requests: list[Mapping[str, np.ndarray]],
+    metadata: dict,
+    options: tf.saved_model.SaveOptions | None = None,
+) -> str:
+    """Saves `module` (with its `serving_signatures`) as the next version under `base`,
+    with warm-up records and `assets.extra/recsys.json`; returns the version directory.
+
+    The metadata gains the signature's inputs with their registry descriptions and the time.
+    """
+    signature = module.serving_signatures[contract.SERVING_DEFAULT]
+    inputs = sorted(signature.structured_input_signature[1])
+    described = {name: F.BY_NAME[name].description for name in inputs}
+    info = {**metadata, "inputs": described, "created_unix": int(time.time())}
+
+    def write(directory: str) -> None:
+        tf.saved_model.save(
+            module, directory, signatures=module.serving_signatures, options=options
+        )
+        write_warmup(directory, metadata["model"], requests)
+        write_metadata(directory, info)
+
+    return write_version(base, write)
 
 
 def versions(base: str) -> list[int]:
     """Existing version numbers under `base`, ascending."""
     if not os.path.isdir(base):
         return []
-    return sorted(int(n) for n in os.listdir(base) if n.isdigit() and os.path.isdir(os.path.join(base, n)))
+    return sorted(
+        int(n) for n in os.listdir(base) if n.isdigit() and os.path.isdir(os.path.join(base, n))
+    )
 
 
 def write_version(base: str, write: Callable[[str], None], version: int | None = None) -> str:
@@ -62,8 +96,12 @@ def write_version(base: str, write: Callable[[str], None], version: int | None =
     return final
 
 
-def write_warmup(model_dir: str, model_name: str, requests: list[Mapping[str, np.ndarray]],
-                 signature: str = contract.SERVING_DEFAULT) -> str:  # fmt: skip
+def write_warmup(
+    model_dir: str,
+    model_name: str,
+    requests: list[Mapping[str, np.ndarray]],
+    signature: str = contract.SERVING_DEFAULT,
+) -> str:
     """Writes TensorFlow Serving warm-up records (PredictionLog protos) into the model."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 

@@ -48,7 +48,8 @@ _TF_CODES = {
 
 
 def _op_error_message(error: tf.errors.OpError) -> str:
-    """The informative line of a TensorFlow error (an assertion's text, not "Graph execution error:")."""
+    """The informative line of a TensorFlow error (an assertion's text, not "Graph execution
+    error:")."""
     lines = [line.strip() for line in error.message.splitlines() if line.strip()]
     for line in lines:
         if "assertion failed" in line or "Expects arg" in line:
@@ -66,11 +67,15 @@ def _version(spec) -> int | None:
 
 def _servable(manager: ModelManager, spec):
     if not spec.name:
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec: model_spec.name is empty")
+        raise ServingError(
+            grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec: model_spec.name is empty"
+        )
     return manager.get(spec.name, _version(spec), spec.version_label)
 
 
-def _input_tensors(signature: meta_graph_pb2.SignatureDef, name: str, inputs) -> dict[str, tf.Tensor]:
+def _input_tensors(
+    signature: meta_graph_pb2.SignatureDef, name: str, inputs
+) -> dict[str, tf.Tensor]:
     """Request TensorProtos -> tensors, checked against the signature's inputs.
 
     Raises:
@@ -80,8 +85,9 @@ def _input_tensors(signature: meta_graph_pb2.SignatureDef, name: str, inputs) ->
     if expected != given:
         raise ServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"input size does not match signature {name}: {len(given)}!={len(expected)} len({sorted(expected)}). "
-            f"Sent extra: {sorted(given - expected)}. Missing but required: {sorted(expected - given)}.",
+            f"input size does not match signature {name}: {len(given)}!={len(expected)} "
+            f"len({sorted(expected)}). Sent extra: {sorted(given - expected)}. "
+            f"Missing but required: {sorted(expected - given)}.",
         )
     tensors = {}
     for key in sorted(expected):
@@ -95,14 +101,19 @@ def _input_tensors(signature: meta_graph_pb2.SignatureDef, name: str, inputs) ->
         try:
             value = tf.make_ndarray(proto)
         except Exception as e:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {key} is not a valid TensorProto: {e}") from None
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"input {key} is not a valid TensorProto: {e}"
+            ) from None
         if not info.tensor_shape.unknown_rank and value.ndim != len(info.tensor_shape.dim):
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"input {key} has shape {list(value.shape)}; the signature expects rank {len(info.tensor_shape.dim)}",
+                f"input {key} has shape {list(value.shape)}; the signature expects rank "
+                f"{len(info.tensor_shape.dim)}",
             )
         if value.ndim and value.shape[0] == 0:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {key} is empty (batch of 0)")
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"input {key} is empty (batch of 0)"
+            )
         tensors[key] = tf.constant(value)
     return tensors
 
@@ -126,8 +137,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 )
             unknown = set(request.output_filter) - set(signature.outputs)
             if unknown:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"output tensor alias not found in signature: {sorted(unknown)}")
-            outputs = version.model.signatures[name](**_input_tensors(signature, name, request.inputs))
+                raise ServingError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"output tensor alias not found in signature: {sorted(unknown)}",
+                )
+            outputs = version.model.signatures[name](
+                **_input_tensors(signature, name, request.inputs)
+            )
             response = predict_pb2.PredictResponse()
             response.model_spec.name = request.model_spec.name
             response.model_spec.version.value = version.number
@@ -139,7 +155,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as e:
             _abort(context, e)
         except tf.errors.OpError as e:
-            code = next((c for cls, c in _TF_CODES.items() if isinstance(e, cls)), grpc.StatusCode.INTERNAL)
+            code = next(
+                (c for cls, c in _TF_CODES.items() if isinstance(e, cls)), grpc.StatusCode.INTERNAL
+            )
             _abort(context, ServingError(code, _op_error_message(e)))
         except Exception as e:  # anything else is our bug: report it, keep serving
             log.exception("Predict failed")
@@ -151,7 +169,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             if fields != {"signature_def"}:
                 raise ServingError(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Metadata field(s) {sorted(fields - {'signature_def'}) or '(none)'} not supported: ask for signature_def",
+                    f"Metadata field(s) {sorted(fields - {'signature_def'}) or '(none)'} not "
+                    "supported: ask for signature_def",
                 )
             version = _servable(self.manager, request.model_spec)
             response = get_model_metadata_pb2.GetModelMetadataResponse()
@@ -176,12 +195,20 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def GetModelStatus(self, request: get_model_status_pb2.GetModelStatusRequest, context):
         try:
             if not request.model_spec.name:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing model name in request.")
+                raise ServingError(
+                    grpc.StatusCode.INVALID_ARGUMENT, "Missing model name in request."
+                )
             response = get_model_status_pb2.GetModelStatusResponse()
-            for version in self.manager.statuses(request.model_spec.name, _version(request.model_spec)):
-                status = response.model_version_status.add(version=version.number, state=version.state)
+            for version in self.manager.statuses(
+                request.model_spec.name, _version(request.model_spec)
+            ):
+                status = response.model_version_status.add(
+                    version=version.number, state=version.state
+                )
                 if version.error:
-                    status.status.CopyFrom(status_pb2.StatusProto(error_code=13, error_message=version.error))
+                    status.status.CopyFrom(
+                        status_pb2.StatusProto(error_code=13, error_message=version.error)
+                    )
             return response
         except ServingError as e:
             _abort(context, e)
@@ -192,7 +219,9 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         except ValueError as e:
             _abort(context, ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(e)))
         self.on_reload()
-        return model_management_pb2.ReloadConfigResponse(status=status_pb2.StatusProto(error_code=0))
+        return model_management_pb2.ReloadConfigResponse(
+            status=status_pb2.StatusProto(error_code=0)
+        )
 
 
 class LocalServer:
@@ -208,16 +237,30 @@ class LocalServer:
         --file_system_poll_wait_seconds).
     """
 
-    def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8500, workers: int = 8,
-                 max_message_bytes: int = 64 << 20, poll_seconds: float = 2.0):  # fmt: skip
+    def __init__(
+        self,
+        manager: ModelManager,
+        host: str = "127.0.0.1",
+        port: int = 8500,
+        workers: int = 8,
+        max_message_bytes: int = 64 << 20,
+        poll_seconds: float = 2.0,
+    ):
         self.manager = manager
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._poll_now = threading.Event()
-        options = [("grpc.max_send_message_length", max_message_bytes), ("grpc.max_receive_message_length", max_message_bytes)]
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager), self.server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, self._poll_now.set), self.server)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionService(manager), self.server
+        )
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelService(manager, self._poll_now.set), self.server
+        )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.port = self.server.add_insecure_port(f"{host}:{port}")
@@ -226,11 +269,15 @@ class LocalServer:
         self.address = f"{host}:{self.port}"
         self._poller = threading.Thread(target=self._poll_loop, name="model-poller", daemon=True)
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.start()
         self._poller.start()
-        log.info("serving TensorFlow Serving gRPC API on %s: %s", self.address, ", ".join(self.manager.model_names))
+        log.info(
+            "serving TensorFlow Serving gRPC API on %s: %s",
+            self.address,
+            ", ".join(self.manager.model_names),
+        )
         return self
 
     def _poll_loop(self) -> None:
@@ -240,11 +287,19 @@ class LocalServer:
             except Exception:  # a bad directory must not kill polling
                 log.exception("model poll failed")
             serving = self.manager.all_available()
-            self.health.set("", health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING)
+            self.health.set(
+                "",
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else health_pb2.HealthCheckResponse.NOT_SERVING,
+            )
             for name in self.manager.model_names:
-                self.health.set(name, health_pb2.HealthCheckResponse.SERVING
-                                if any(v.state == State.AVAILABLE for v in self.manager.statuses(name))
-                                else health_pb2.HealthCheckResponse.NOT_SERVING)  # fmt: skip
+                self.health.set(
+                    name,
+                    health_pb2.HealthCheckResponse.SERVING
+                    if any(v.state == State.AVAILABLE for v in self.manager.statuses(name))
+                    else health_pb2.HealthCheckResponse.NOT_SERVING,
+                )
             self._poll_now.wait(self.poll_seconds)
             self._poll_now.clear()
 
@@ -284,7 +339,9 @@ def serve_export_dir(model_config: str, export_dir: str, port: int = 0) -> Local
     """Starts a local server for `model_config` (a models.config file) with its /models
     paths re-rooted at `export_dir`; port 0 picks a free one (see `.address`)."""
     import_scann_ops()
-    return LocalServer(ModelManager(read_config(model_config), prefix_resolver({"/models": export_dir})), port=port).start()
+    return LocalServer(
+        ModelManager(read_config(model_config), prefix_resolver({"/models": export_dir})), port=port
+    ).start()
 
 
 def import_scann_ops() -> bool:
@@ -295,4 +352,3 @@ def import_scann_ops() -> bool:
         log.warning("ScaNN ops not loaded (%s): the ScaNN retrieval model will not load", e)
         return False
     return True
-

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from pipelines import env as _env  # noqa: F401  (before tensorflow)
+from core import env as _env  # noqa: F401  (before tensorflow)
 from tests import movielens_fixture
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -41,62 +41,89 @@ def shared_movielens_dir() -> str:
     return folder
 
 
-def tiny_retrieval_overrides(tiny: movielens_fixture.TinyMovieLens, tfds_dir: str, out: pathlib.Path) -> list[str]:
-    """`--set` overrides that make the retrieval pipeline run in seconds on tiny data."""
+def tiny_overrides(
+    tiny: movielens_fixture.TinyMovieLens, tfds_dir: str, out: pathlib.Path
+) -> list[str]:
+    """`--set` overrides that make every pipeline run in seconds on tiny data."""
     return [
-        f"data.movielens_dir={tiny.folder}", f"data.tfds_data_dir={tfds_dir}", "data.split=temporal",
-        "data.history_length=3", "model.hidden_layers=[16]", "model.output_dim=8",
-        "model.id_embedding_dim=8", "model.feature_embedding_dim=4", "trainer.epochs=2",
-        "trainer.batch_size=16", "trainer.tensorboard=false", "trainer.monitor_k=5", "index.k=5",
-        "index.num_leaves=2", "index.num_leaves_to_search=2", "index.num_reordering_candidates=10",
-        f"run_dir={out / 'run'}", f"export_dir={out / 'models'}",
-    ]  # fmt: skip
+        f"data.movielens_dir={tiny.folder}",
+        f"data.tfds_data_dir={tfds_dir}",
+        "data.history_length=4",
+        "retrieval.model.hidden_layers=[16]",
+        "retrieval.model.output_dim=8",
+        "retrieval.model.id_embedding_dim=8",
+        "retrieval.model.feature_embedding_dim=4",
+        "retrieval.model.history_length=3",
+        "retrieval.trainer.epochs=2",
+        "retrieval.trainer.batch_size=16",
+        "retrieval.trainer.tensorboard=false",
+        "retrieval.trainer.monitor_k=5",
+        "retrieval.index.k=5",
+        "retrieval.index.num_leaves=2",
+        "retrieval.index.num_leaves_to_search=2",
+        "retrieval.index.num_reordering_candidates=10",
+        "ranking.model.id_embedding_dim=4",
+        "ranking.model.feature_embedding_dim=2",
+        "ranking.model.deep_layers=[8]",
+        "ranking.trainer.epochs=2",
+        "ranking.trainer.batch_size=16",
+        "ranking.trainer.tensorboard=false",
+        "ranking.autorec.hidden=4",
+        "ranking.autorec.epochs=3",
+        "ranking.autorec.movies_per_batch=8",
+        "ranking.scorer.num_candidates=5",
+        "ranking.scorer.queries_per_user=3",
+        "ranking.scorer.embedding_dim=4",
+        "ranking.scorer.deep_layers=[8]",
+        "ranking.scorer_trainer.epochs=2",
+        "ranking.scorer_trainer.batch_size=4",
+        "ranking.scorer_trainer.tensorboard=false",
+        "k=3",
+        f"run_dir={out / 'runs'}",
+        f"export_dir={out / 'models'}",
+    ]
+
+
+def tiny_config(tiny, tfds_dir, out, *more: str):
+    """The PipelineConfig of `tiny_overrides` plus `more` overrides."""
+    from core.config import load_config
+    from pipelines.config import PipelineConfig
+
+    return load_config(PipelineConfig, None, [*tiny_overrides(tiny, tfds_dir, out), *more])
 
 
 @pytest.fixture(scope="session")
-def trained_retrieval(tiny_movielens, tfds_cache, tmp_path_factory):
-    """Runs `recsys train retrieval`'s main() once on tiny data; returns (config, result)."""
-    from pipelines.config import load_config
-    from retrieval import train
-    from retrieval.config import RetrievalConfig
+def trained(tiny_movielens, tfds_cache, tmp_path_factory):
+    """`recsys train all` (both stages, composite, profiles) once on tiny data: (config, result)."""
+    from pipelines import jobs
 
-    out = tmp_path_factory.mktemp("retrieval")
-    cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, out))
-    return cfg, train.main(cfg)
-
-
-def tiny_ranking_overrides(tiny: movielens_fixture.TinyMovieLens, tfds_dir: str, out: pathlib.Path) -> list[str]:
-    """`--set` overrides that make the ranking pipeline run in seconds on tiny data."""
-    return [
-        f"data.movielens_dir={tiny.folder}", f"data.tfds_data_dir={tfds_dir}", "data.history_length=4",
-        "model.id_embedding_dim=4", "model.feature_embedding_dim=2", "model.deep_layers=[8]",
-        "trainer.epochs=2", "trainer.batch_size=16", "trainer.tensorboard=false",
-        "autorec.hidden=4", "autorec.epochs=3", "autorec.movies_per_batch=8",
-        f"run_dir={out / 'run'}", f"export_dir={out / 'models'}",
-    ]  # fmt: skip
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path_factory.mktemp("trained"))
+    return cfg, jobs.train_all(cfg)
 
 
 @pytest.fixture(scope="session")
-def trained_ranking(tiny_movielens, tfds_cache, tmp_path_factory):
-    """Runs `recsys train ranking`'s main() once on tiny data; returns (config, result)."""
-    from pipelines.config import load_config
-    from ranking import train
-    from ranking.config import RankingConfig
-
-    out = tmp_path_factory.mktemp("ranking")
-    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, out))
-    return cfg, train.main(cfg)
+def trained_retrieval(trained):
+    cfg, result = trained
+    return cfg, result["retrieval"]
 
 
 @pytest.fixture(scope="session")
-def models_dir(trained_retrieval, trained_ranking, tmp_path_factory):
-    """models/<name>/1 for retrieval, retrieval_bruteforce, ranking and the composed recommender."""
-    from serving import contract, recommender
+def trained_ranking(trained):
+    cfg, result = trained
+    return cfg, result["ranking"]
 
-    folder = tmp_path_factory.mktemp("served") / "models"
-    (_, retrieval), (_, ranking) = trained_retrieval, trained_ranking
-    for name, path in {**retrieval["exports"], **ranking["exports"]}.items():
-        shutil.copytree(path, folder / name / "1")
-    recommender.export_recommender(str(folder), k=3)
-    assert os.path.isdir(folder / contract.RECOMMENDER / "1")
-    return folder
+
+@pytest.fixture(scope="session")
+def models_dir(trained):
+    """The exported models/<name>/1 (retrieval, retrieval_bruteforce, ranking, recommender) and
+    the profile table. Shared and read-only: a test that adds versions uses `models_copy`."""
+    cfg, _ = trained
+    return pathlib.Path(cfg.export_dir)
+
+
+@pytest.fixture()
+def models_copy(models_dir, tmp_path):
+    """A private copy of `models_dir` that a test may change."""
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    return copy

@@ -13,10 +13,26 @@ import numpy as np
 
 # u.item's genre columns, in the file's order (TFDS renames "Children's" to "Children").
 ML_100K_GENRES = (
-    "Unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
-)  # fmt: skip
+    "Unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 OCCUPATIONS = ("administrator", "artist", "engineer", "student", "writer", "none")
 WORDS = ("star", "night", "love", "war", "the", "city", "dark", "river", "king", "blue")
 
@@ -47,12 +63,14 @@ def write(
     movies = {}
     item_lines = []
     for m in range(1, num_movies + 1):
-        title = f"{WORDS[m % len(WORDS)].title()} {WORDS[(3 * m) % len(WORDS)].title()} {m} ({1980 + m})"
+        words = f"{WORDS[m % len(WORDS)].title()} {WORDS[(3 * m) % len(WORDS)].title()}"
+        title = f"{words} {m} ({1980 + m})"
         flags = (rng.random(len(ML_100K_GENRES)) < 0.15).astype(int)
         genres = [g for g, f in zip(ML_100K_GENRES, flags) if f]
         movies[str(m)] = (title, genres)
         item_lines.append(
-            f"{m}|{title}|01-Jan-{1980 + m}||http://example.invalid/{m}|" + "|".join(map(str, flags))
+            f"{m}|{title}|01-Jan-{1980 + m}||http://example.invalid/{m}|"
+            + "|".join(map(str, flags))
         )
     users = {}
     user_lines = []

@@ -22,5 +22,16 @@ def show(path: str) -> str:
 
 def run(path: str, input_exprs: str) -> str:
     """stdout of `saved_model_cli run` on the serving_default signature."""
-    return _run(["run", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default",
-                 "--input_exprs", input_exprs])  # fmt: skip
+    return _run(
+        [
+            "run",
+            "--dir",
+            path,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            input_exprs,
+        ]
+    )

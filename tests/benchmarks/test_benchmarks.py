@@ -4,34 +4,39 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import tiny_ranking_overrides, tiny_retrieval_overrides
+from tests.conftest import tiny_config
 
 
-def test_retrieval_benchmark_measures_every_model_on_both_splits(tiny_movielens, tfds_cache, tmp_path):
+def test_retrieval_benchmark_measures_every_model_on_both_splits(
+    tiny_movielens, tfds_cache, tmp_path
+):
     from benchmarks import retrieval_quality
-    from pipelines.config import load_config
-    from retrieval.config import RetrievalConfig
 
-    cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, tmp_path))
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
     retrieval_quality.run(cfg, str(tmp_path / "results"))
 
     result = json.load(open(tmp_path / "results" / "retrieval.json"))
     assert set(result["metrics"]) == {"two-tower", "popularity", "tfrs-tutorial"}
     for rows in result["metrics"].values():
-        assert rows["random"]["queries"] > 0 and rows["temporal"]["queries"] == 12  # one test rating per user
+        assert (
+            rows["random"]["queries"] > 0 and rows["temporal"]["queries"] == 12
+        )  # one test rating per user
     assert result["index"]["ks"] == [10]  # 20 movies: no recall@100
-    assert 0.0 <= result["index"]["scann_recall@10"] <= 1.0 and result["index"]["scann_batch_qps@10"] > 0
-    assert set(result["targets"]) == {"top100_vs_tutorial", "recall10_vs_popularity", "scann_recall@10"}
+    # both leaves searched: far above a random top-10 of 20 movies (0.5 expected overlap)
+    assert result["index"]["scann_recall@10"] > 0.8
+    assert set(result["targets"]) == {
+        "top100_vs_tutorial",
+        "recall10_vs_popularity",
+        "scann_recall@10",
+    }
     assert "| tfrs-tutorial |" in (tmp_path / "results" / "retrieval.md").read_text()
     assert (tmp_path / "results" / "retrieval.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_ranking_benchmark_measures_ours_against_every_peer(tiny_movielens, tfds_cache, tmp_path):
     from benchmarks import ranking_quality
-    from pipelines.config import load_config
-    from ranking.config import RankingConfig
 
-    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path))
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
     result = ranking_quality.run(cfg, str(tmp_path / "results"))
 
     peers = {"matrix-factorisation", "user+item-bias", "global-mean", "tfrs-tutorial"}
@@ -46,19 +51,23 @@ def test_ranking_benchmark_measures_ours_against_every_peer(tiny_movielens, tfds
     assert (tmp_path / "results" / "ranking.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_serving_benchmark_times_every_path_over_grpc(models_dir, tiny_movielens, tfds_cache, tmp_path):
+def test_serving_benchmark_times_every_path_over_grpc(models_dir, tmp_path):
     from benchmarks import serving_latency
-    from pipelines.config import DataConfig
     from tests.conftest import MODELS_CONFIG
 
-    data_cfg = DataConfig(movielens_dir=str(tiny_movielens.folder), tfds_data_dir=tfds_cache)
-    result = serving_latency.run(data_cfg, MODELS_CONFIG, str(models_dir), str(tmp_path), users=5, k=3)
+    result = serving_latency.run(MODELS_CONFIG, str(models_dir), str(tmp_path), users=5, k=3)
 
     assert result["users"] == 5
     assert [name.split(" (")[0] for name in result["paths"]] == [
-        "retrieval", "retrieval_bruteforce", "ranking", "two-stage, client-side", "two-stage, composite",
-    ]  # fmt: skip
+        "retrieval",
+        "retrieval_bruteforce",
+        "ranking",
+        "two-stage, client-side",
+        "two-stage, composite",
+    ]
     for row in result["paths"].values():
-        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] and row["requests_per_second"] > 0
+        assert (
+            0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] and row["requests_per_second"] > 0
+        )
     assert "| two-stage, composite |" in (tmp_path / "serving.md").read_text()
     assert (tmp_path / "serving.png").read_bytes().startswith(b"\x89PNG")

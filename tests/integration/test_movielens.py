@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import data, splits, summary
-from pipelines.config import DataConfig
+from core import data, splits
+from core.config import DataConfig
+from pipelines import summary
 
 pytestmark = pytest.mark.integration
 

@@ -28,10 +28,20 @@ def test_every_subcommand_has_help(capsys):
 
 
 def test_data_summary_on_tiny_data(tiny_movielens, tfds_cache, tmp_path, capsys):
-    code = cli.main([
-        "data", "summary", "--movielens-dir", str(tiny_movielens.folder), "--split", "temporal",
-        "--set", f"data.tfds_data_dir={tfds_cache}", "--output", str(tmp_path),
-    ])  # fmt: skip
+    code = cli.main(
+        [
+            "data",
+            "summary",
+            "--movielens-dir",
+            str(tiny_movielens.folder),
+            "--split",
+            "temporal",
+            "--set",
+            f"data.tfds_data_dir={tfds_cache}",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     num_users = len(tiny_movielens.users)
@@ -45,7 +55,9 @@ def test_data_summary_on_tiny_data(tiny_movielens, tfds_cache, tmp_path, capsys)
     for _, _, rating, _ in tiny_movielens.ratings:
         expected_histogram[str(rating)] = expected_histogram.get(str(rating), 0) + 1
     assert summary["rating_histogram"] == dict(sorted(expected_histogram.items()))
-    assert (tmp_path / "summary-movielens-100k-temporal.md").read_text().startswith("# movielens-100k")
+    assert (
+        (tmp_path / "summary-movielens-100k-temporal.md").read_text().startswith("# movielens-100k")
+    )
 
 
 def test_errors_are_one_clear_line_not_a_traceback(tmp_path, capsys):

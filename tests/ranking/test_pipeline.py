@@ -23,7 +23,7 @@ specs = signature.structured_input_signature[1]
 out = []
 for inputs in json.load(open(sys.argv[2])):
     result = signature(**{k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()})
-    out.append(result["predicted_rating"].numpy().tolist())
+    out.append([result[k].numpy().tolist() for k in ("predicted_rating", "score")])
 print(json.dumps(out))
 """
 
@@ -31,7 +31,9 @@ print(json.dumps(out))
 def _call(model, inputs):
     function = model.signatures[contract.SERVING_DEFAULT]
     specs = function.structured_input_signature[1]
-    return function(**{k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()})[contract.PREDICTED_RATING]
+    return function(**{k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()})[
+        contract.PREDICTED_RATING
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +44,33 @@ def loaded(trained_ranking):
 
 def _user(n=1, user_id="1", movie_ids=("1", "2", "3")):
     return {
-        "user_id": [user_id] * n, "timestamp": [880_000_000] * n, "user_gender": [True] * n,
-        "bucketized_user_age": [25.0] * n, "raw_user_age": [30.0] * n,
-        "user_occupation_text": ["writer"] * n, "user_zip_code": ["55455"] * n,
-        "recent_movie_ids": [["4", "5", "", ""]] * n, "movie_id": list(movie_ids),
-    }  # fmt: skip
+        "user_id": [user_id] * n,
+        "timestamp": [880_000_000] * n,
+        "user_gender": [True] * n,
+        "bucketized_user_age": [25.0] * n,
+        "raw_user_age": [30.0] * n,
+        "user_occupation_text": ["writer"] * n,
+        "user_zip_code": ["55455"] * n,
+        "recent_movie_ids": [["4", "5", "", ""]] * n,
+        "movie_id": list(movie_ids),
+        "retrieval_score": [0.5] * len(movie_ids),
+        "retrieval_rank": list(range(len(movie_ids))),
+    }
 
 
 def test_main_writes_artefacts_and_metrics(trained_ranking):
     cfg, result = trained_ranking
     for name in ("config.json", "metrics.json", "metrics.md", "vocabularies.json"):
-        assert os.path.isfile(os.path.join(cfg.run_dir, name)), name
+        assert os.path.isfile(os.path.join(cfg.run_dir, "ranking", name)), name
     assert 0 < result["test"]["rmse"] < 4 and 0 < result["test"]["mae"] < 4
     version = result["exports"]["ranking"]
     assert version.endswith(os.path.join("ranking", "1"))
-    for path in ("saved_model.pb", contract.WARMUP_FILE, contract.METADATA_FILE, "assets/title_tokens.txt"):
+    for path in (
+        "saved_model.pb",
+        contract.WARMUP_FILE,
+        contract.METADATA_FILE,
+        "assets/title_tokens.txt",
+    ):
         assert os.path.isfile(os.path.join(version, path)), path
 
 
@@ -82,25 +96,34 @@ def test_mismatched_lengths_are_an_error_not_a_wrong_answer(loaded):
         _call(model, bad)
 
 
-def test_fresh_process_predicts_what_the_trained_model_predicts(trained_ranking, tiny_movielens, tfds_cache, tmp_path):
-    from pipelines.config import load_config
-    from pipelines.dataset import prepare
-    from ranking import export, train
-    from ranking.config import RankingConfig
-    from tests.conftest import tiny_ranking_overrides
+def test_fresh_process_predicts_what_the_trained_model_predicts(
+    trained_ranking, tiny_movielens, tfds_cache, tmp_path
+):
+    from pipelines import jobs
+    from ranking import export
+    from tests.conftest import tiny_config
 
-    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path))
-    prepared = prepare(cfg.data)
-    model = train.train(cfg, prepared, cfg.run_dir)
-    path = export.export(model.network, prepared, cfg, metrics={})
-    requests = export.example_requests(prepared, model.network.feature_names)
-    module = export.RankingServingModule(model.network)
-    expected = [module.serving_signatures["serving_default"](**r)["predicted_rating"].numpy().tolist() for r in requests]
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
+    run = jobs.start_run(cfg, "ranking")
+    result, ranker = jobs.train_ranking(cfg, run)
+    path = result["exports"]["ranking"]
+    requests = export.example_requests(run.prepared, ranker.feature_names)
+    module = export.RankingServingModule(ranker)
+    signature = module.serving_signatures["serving_default"]
+    expected = [
+        [signature(**r)[k].numpy().tolist() for k in ("predicted_rating", "score")]
+        for r in requests
+    ]
     request_file = tmp_path / "requests.json"
     request_file.write_text(json.dumps([{k: v.tolist() for k, v in r.items()} for r in requests]))
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    run = subprocess.run([sys.executable, "-c", FRESH_PREDICT, path, str(request_file)],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_PREDICT, path, str(request_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert np.allclose(json.loads(run.stdout.strip().splitlines()[-1]), expected, atol=1e-5)
 
@@ -109,35 +132,33 @@ def test_saved_model_cli_show_and_run(loaded):
     _, result, _ = loaded
     path = result["exports"]["ranking"]
     shown = saved_model_cli.show(path)
-    for key in ("user_id", "movie_id", "timestamp", "recent_movie_ids", "predicted_rating"):
+    for key in (
+        "user_id",
+        "movie_id",
+        "timestamp",
+        "recent_movie_ids",
+        "retrieval_score",
+        "predicted_rating",
+        "score",
+    ):
         assert f"['{key}']" in shown
-    exprs = ("user_id=['1'];movie_id=['1','2'];timestamp=[880000000];user_gender=[True];"
-             "bucketized_user_age=[25.0];raw_user_age=[30.0];user_occupation_text=['writer'];"
-             "user_zip_code=['55455'];recent_movie_ids=[['3','']]")  # fmt: skip
+    exprs = (
+        "user_id=['1'];movie_id=['1','2'];timestamp=[880000000];user_gender=[True];"
+        "bucketized_user_age=[25.0];raw_user_age=[30.0];user_occupation_text=['writer'];"
+        "user_zip_code=['55455'];recent_movie_ids=[['3','']];retrieval_score=[0.5,0.4];retrieval_rank=[0,1]"
+    )
     assert "predicted_rating" in saved_model_cli.run(path, exprs)
 
 
-def test_listwise_loss_trains(tiny_movielens, tfds_cache, tmp_path):
-    from pipelines.config import load_config
-    from pipelines.dataset import prepare
-    from ranking import train
-    from ranking.config import RankingConfig
-    from tests.conftest import tiny_ranking_overrides
-
-    overrides = tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path)
-    cfg = load_config(RankingConfig, None, overrides + ["task.listwise_weight=0.5", "task.list_length=3",
-                                                        "task.lists_per_user=2", "trainer.epochs=1"])  # fmt: skip
-    model = train.train(cfg, prepare(cfg.data), cfg.run_dir)
-    assert np.isfinite(model.history.history["total_loss"][-1])
-
-
-def test_vocabularies_and_statistics_come_from_the_training_part(trained_ranking, tiny_movielens, tfds_cache):
-    from pipelines.dataset import prepare
-    from pipelines.vocab import Vocabularies
+def test_vocabularies_and_statistics_come_from_the_training_part(
+    trained_ranking, tiny_movielens, tfds_cache
+):
+    from core.dataset import prepare
+    from core.vocab import Vocabularies
 
     cfg, _ = trained_ranking
     prepared = prepare(cfg.data)
-    saved = Vocabularies.load(cfg.run_dir)
+    saved = Vocabularies.load(os.path.join(cfg.run_dir, "ranking"))
     train_users = set(prepared.parts["train"]["user_id"])
     assert set(saved.user_id) == train_users
     assert set(saved.movie_id) == set(prepared.parts["train"]["movie_id"])
@@ -145,46 +166,30 @@ def test_vocabularies_and_statistics_come_from_the_training_part(trained_ranking
     assert np.isclose(saved.numeric_stats["timestamp"][0], timestamps.mean())
 
 
-def test_ensemble_with_refit_trains_exports_and_averages(tiny_movielens, tfds_cache, tmp_path):
-    from pipelines.config import load_config
-    from pipelines.dataset import prepare
-    from ranking import export, train
-    from ranking.config import RankingConfig
-    from ranking.model import RatingEnsemble
-    from tests.conftest import tiny_ranking_overrides
-
-    overrides = tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path)
-    cfg = load_config(RankingConfig, None, overrides + ["model.ensemble_size=2", "trainer.refit=true", "autorec.weight=0"])
-    prepared = prepare(cfg.data)
-    model = train.train(cfg, prepared, cfg.run_dir)
-    assert isinstance(model.network, RatingEnsemble) and len(model.network.members) == 2
-    # the refit model saw train + validation
-    assert model.history.params["steps"] == -(-sum(len(prepared.parts[p]["user_id"]) for p in ("train", "validation")) // 16)
-    test = prepared.parts["test"]
-    members = [train.predict(m, test) for m in model.network.members]
-    assert np.allclose(train.predict(model.network, test), np.clip(np.mean(members, axis=0), 1, 5), atol=1e-5)
-    loaded = tf.saved_model.load(export.export(model.network, prepared, cfg, metrics={}))
-    out = _call(loaded, _user())
-    assert out.shape == (3,) and np.all(np.isfinite(out.numpy()))
-
-
-def test_blend_averages_networks_and_autorec_where_autorec_knows_user_and_movie(tiny_movielens, tfds_cache, tmp_path):
-    from pipelines.config import load_config
-    from pipelines.dataset import prepare
+def test_blend_averages_networks_and_autorec_where_autorec_knows_user_and_movie(
+    tiny_movielens, tfds_cache, tmp_path
+):
+    from pipelines import jobs
     from ranking import train
-    from ranking.config import RankingConfig
     from ranking.model import RatingBlend
-    from tests.conftest import tiny_ranking_overrides
+    from tests.conftest import tiny_config
 
-    cfg = load_config(RankingConfig, None, tiny_ranking_overrides(tiny_movielens, tfds_cache, tmp_path) + ["autorec.weight=0.25"])
-    prepared = prepare(cfg.data)
-    blend = train.train(cfg, prepared, cfg.run_dir).network
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path, "ranking.autorec.weight=0.25")
+    run = jobs.start_run(cfg, "ranking")
+    prepared = run.prepared
+    blend = train.train(cfg.ranking, prepared, run.vocab_files, cfg.data.seed)
     assert isinstance(blend, RatingBlend)
     test = dict(prepared.parts["test"])
-    test["user_id"] = np.where(np.arange(len(test["user_id"])) % 2 == 0, test["user_id"], "never-seen")
+    test["user_id"] = np.where(
+        np.arange(len(test["user_id"])) % 2 == 0, test["user_id"], "never-seen"
+    )
     networks = train.predict(blend.networks, test)
-    autorec, known = (t.numpy() for t in blend.autorec(tf.constant(test["user_id"].astype(str)),
-                                                          tf.constant(test["movie_id"].astype(str))))  # fmt: skip
+    autorec, known = (
+        t.numpy()
+        for t in blend.autorec(
+            tf.constant(test["user_id"].astype(str)), tf.constant(test["movie_id"].astype(str))
+        )
+    )
     assert known.any() and not known.all()
     expected = np.where(known, 0.75 * networks + 0.25 * autorec, networks)
     assert np.allclose(train.predict(blend, test), expected, atol=1e-5)

@@ -1,4 +1,4 @@
-"""Exported retrieval models: fresh-process equality, OOV users, saved_model_cli, atomic versions."""
+"""Exported retrieval models: fresh-process equality, OOV users, saved_model_cli, versions."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from pipelines.config import load_config
 from serving import contract, savedmodel
 from tests import saved_model_cli
-from tests.conftest import tiny_retrieval_overrides
-
+from tests.conftest import tiny_config
 
 # Runs in a fresh interpreter that imports only TensorFlow (and ScaNN's ops for the ScaNN model).
 FRESH_LOAD = """
@@ -38,30 +36,36 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def exported(tiny_movielens, tfds_cache, tmp_path_factory):
     """A trained tiny model, its in-process signature outputs, and its export."""
-    from pipelines.dataset import prepare
-    from retrieval import export, train
-    from retrieval.config import RetrievalConfig
-    from retrieval.index import build_index
-
-    out = tmp_path_factory.mktemp("export")
-    cfg = load_config(RetrievalConfig, None, tiny_retrieval_overrides(tiny_movielens, tfds_cache, out))
-    prepared = prepare(cfg.data)
-    model = train.train(cfg, prepared, cfg.run_dir)
-    paths = export.export_all(model, prepared, cfg, metrics={})
-    names = model.query_tower.feature_names
-    requests = export.example_requests(prepared.parts["test"], names)
     import tensorflow as tf
 
-    ids = tf.constant(prepared.catalogue["movie_id"].astype(str).tolist())
-    movies = tf.constant(train.catalogue_embeddings(model, prepared.catalogue))
+    from pipelines import jobs
+    from retrieval import export, train
+    from retrieval.index import build_index
+
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path_factory.mktemp("export"))
+    run = jobs.start_run(cfg, "retrieval")
+    prepared = run.prepared
+    model = train.train(cfg.retrieval, prepared, run.vocab_files, cfg.data.seed)
+    movies = train.catalogue_embeddings(model, prepared.catalogue)
+    names = model.query_tower.feature_names
+    requests = [{n: prepared.parts["test"][n][i : i + 1] for n in names} for i in range(3)]
+    catalogue_ids = prepared.catalogue["movie_id"]
+    paths = export.export_all(
+        model.query_tower, catalogue_ids, movies, cfg.retrieval.index, cfg.export_dir, requests, {}
+    )
+    ids = tf.constant(catalogue_ids.astype(str).tolist())
     expected = {}
     for name, kind in export.MODEL_KINDS.items():
-        module = export.RetrievalServingModule(model.query_tower, build_index(cfg.index, ids, movies, kind=kind), names)
+        index = build_index(cfg.retrieval.index, ids, tf.constant(movies), kind=kind)
+        module = export.RetrievalServingModule(model.query_tower, index)
         expected[name] = [
-            [m.decode() for m in module.serving_signatures["serving_default"](**r)["movie_ids"].numpy()[0]]
+            [
+                m.decode()
+                for m in module.serving_signatures["serving_default"](**r)["movie_ids"].numpy()[0]
+            ]
             for r in requests
         ]
-    return cfg, paths, requests, expected, prepared, (ids.numpy(), movies.numpy())
+    return cfg, paths, requests, expected, prepared, (ids.numpy(), movies)
 
 
 def _call(model, signature: str, inputs: dict):
@@ -85,9 +89,19 @@ def test_fresh_process_gives_the_trained_models_top_k(exported, name, tmp_path):
     kind = "scann" if name == contract.RETRIEVAL else "brute_force"
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     run = subprocess.run(
-        [sys.executable, "-c", FRESH_LOAD, paths[name], kind, _json_requests(requests, tmp_path / "r.json")],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            FRESH_LOAD,
+            paths[name],
+            kind,
+            _json_requests(requests, tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == expected[name]
 
@@ -98,13 +112,22 @@ def test_brute_force_top_k_is_exact_against_numpy(exported):
     cfg, paths, requests, _, _, (movie_ids, movies) = exported
     model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
     for request in requests:
-        query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)[contract.QUERY_EMBEDDING].numpy()
-        assert query.shape == (1, cfg.model.output_dim)
+        query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)[
+            contract.QUERY_EMBEDDING
+        ].numpy()
+        assert query.shape == (1, cfg.retrieval.model.output_dim)
         scores = query[0] @ movies.T  # every movie, scored independently of the index
-        expected = [m.decode() for m in movie_ids[np.argsort(-scores, kind="stable")[: cfg.index.k]]]
+        expected = [
+            m.decode()
+            for m in movie_ids[np.argsort(-scores, kind="stable")[: cfg.retrieval.index.k]]
+        ]
         out = _call(model, contract.SERVING_DEFAULT, request)
         assert [m.decode() for m in out[contract.MOVIE_IDS].numpy()[0]] == expected
-        assert np.allclose(out[contract.SCORES].numpy()[0], np.sort(scores)[::-1][: cfg.index.k], atol=1e-5)
+        assert np.allclose(
+            out[contract.SCORES].numpy()[0],
+            np.sort(scores)[::-1][: cfg.retrieval.index.k],
+            atol=1e-5,
+        )
 
 
 def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
@@ -114,15 +137,30 @@ def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):
     model = tf.saved_model.load(paths[contract.RETRIEVAL_BRUTEFORCE])
     catalogue = set(prepared.catalogue["movie_id"])
     for demographics in (
-        {"user_gender": [True], "bucketized_user_age": [25.0], "raw_user_age": [30.0],
-         "user_occupation_text": ["writer"], "user_zip_code": ["55455"]},
-        {"user_gender": [False], "bucketized_user_age": [0.0], "raw_user_age": [0.0],
-         "user_occupation_text": [""], "user_zip_code": [""]},  # nothing known: every lookup OOV
-    ):  # fmt: skip
-        inputs = {"user_id": ["no-such-user"], "timestamp": [0], "recent_movie_ids": [[""]], **demographics}
+        {
+            "user_gender": [True],
+            "bucketized_user_age": [25.0],
+            "raw_user_age": [30.0],
+            "user_occupation_text": ["writer"],
+            "user_zip_code": ["55455"],
+        },
+        {
+            "user_gender": [False],
+            "bucketized_user_age": [0.0],
+            "raw_user_age": [0.0],
+            "user_occupation_text": [""],
+            "user_zip_code": [""],
+        },  # nothing known: every lookup OOV
+    ):
+        inputs = {
+            "user_id": ["no-such-user"],
+            "timestamp": [0],
+            "recent_movie_ids": [[""]],
+            **demographics,
+        }
         out = _call(model, contract.SERVING_DEFAULT, inputs)
         ids = [m.decode() for m in out["movie_ids"].numpy()[0]]
-        assert len(ids) == cfg.index.k and set(ids) <= catalogue
+        assert len(ids) == cfg.retrieval.index.k and set(ids) <= catalogue
         assert np.all(np.isfinite(out["scores"].numpy()))
 
 
@@ -130,16 +168,25 @@ def test_saved_model_cli_show_lists_the_contract_names(exported):
     _, paths, _, _, _, _ = exported
     for name in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
         shown = saved_model_cli.show(paths[name])
-        for key in ("user_id", "recent_movie_ids", "timestamp", "movie_ids", "scores", "query_embedding"):
+        for key in (
+            "user_id",
+            "recent_movie_ids",
+            "timestamp",
+            "movie_ids",
+            "scores",
+            "query_embedding",
+        ):
             assert f"['{key}']" in shown, key
         assert "input_1" not in shown and "output_1" not in shown
 
 
 def test_saved_model_cli_run_prints_movie_ids(exported):
     _, paths, _, _, prepared, _ = exported
-    exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
-             "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
-             "recent_movie_ids=[['1','2']]")  # fmt: skip
+    exprs = (
+        "user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
+        "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
+        "recent_movie_ids=[['1','2']]"
+    )
     printed = saved_model_cli.run(paths[contract.RETRIEVAL_BRUTEFORCE], exprs)
     assert "movie_ids" in printed
     assert any(f"b'{m}'" in printed for m in prepared.catalogue["movie_id"])
@@ -147,8 +194,12 @@ def test_saved_model_cli_run_prints_movie_ids(exported):
 
 def test_versions_are_written_atomically_and_never_overwritten(tmp_path):
     base = str(tmp_path / "m")
-    assert savedmodel.write_version(base, lambda d: open(os.path.join(d, "ok"), "w").close()).endswith("/1")
-    assert savedmodel.write_version(base, lambda d: open(os.path.join(d, "ok"), "w").close()).endswith("/2")
+    assert savedmodel.write_version(
+        base, lambda d: open(os.path.join(d, "ok"), "w").close()
+    ).endswith("/1")
+    assert savedmodel.write_version(
+        base, lambda d: open(os.path.join(d, "ok"), "w").close()
+    ).endswith("/2")
 
     def broken(directory):
         open(os.path.join(directory, "half"), "w").close()

@@ -34,11 +34,15 @@ def test_scann_with_one_leaf_and_full_reordering_equals_brute_force(data):
 @pytest.mark.parametrize("kind", ["brute_force", "scann"])
 def test_save_load_gives_equal_results(data, kind, tmp_path):
     ids, movies, queries = data
-    index = build_index(IndexConfig(k=4, num_leaves=4, num_leaves_to_search=2), ids, movies, kind=kind)
+    index = build_index(
+        IndexConfig(k=4, num_leaves=4, num_leaves_to_search=2), ids, movies, kind=kind
+    )
     before = index(queries)
     module = tf.Module()
     module.index = index
-    module.search = tf.function(lambda q: index(q), input_signature=[tf.TensorSpec([None, 8], tf.float32)])
+    module.search = tf.function(
+        lambda q: index(q), input_signature=[tf.TensorSpec([None, 8], tf.float32)]
+    )
     options = tf.saved_model.SaveOptions(namespace_whitelist=["Scann"])
     tf.saved_model.save(module, str(tmp_path), options=options)
     loaded = tf.saved_model.load(str(tmp_path))

@@ -14,7 +14,12 @@ def test_full_catalogue_ranks_with_and_without_exclusion():
     scores = np.array(
         [
             [0.9, 0.5, 0.7, 0.1],  # target 2 (0.7): only movie 0 scores higher -> rank 1
-            [0.2, 0.2, 0.2, 0.9],  # target 1 (0.2): movie 3 higher, movies 0 and 2 tie -> 1 + 2/2 = 2
+            [
+                0.2,
+                0.2,
+                0.2,
+                0.9,
+            ],  # target 1 (0.2): movie 3 higher, movies 0 and 2 tie -> 1 + 2/2 = 2
         ]
     )
     targets = np.array([2, 1])

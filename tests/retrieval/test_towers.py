@@ -6,25 +6,35 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines import vocab as vocab_lib
+from core import features as F
+from core import vocab as vocab_lib
+from core.encoders import zip_prefix
 from retrieval.config import TaskConfig, TowerConfig
 from retrieval.model import build_model
-from pipelines.encoders import zip_prefix
 from retrieval.towers import query_feature_names
 
-CFG = TowerConfig(id_embedding_dim=8, feature_embedding_dim=4, hidden_layers=(16,), output_dim=6)
+CFG = TowerConfig(
+    id_embedding_dim=8, feature_embedding_dim=4, hidden_layers=(16,), output_dim=6, history_length=2
+)
 
 
 @pytest.fixture(scope="module")
 def model_and_vocab(tmp_path_factory):
     vocab = vocab_lib.Vocabularies(
-        user_id=("1", "2"), movie_id=("10", "20", "30"), user_occupation_text=("artist", "writer"),
-        zip_prefix=("554", "T8H"), title_tokens=("star", "wars"),
+        user_id=("1", "2"),
+        movie_id=("10", "20", "30"),
+        user_occupation_text=("artist", "writer"),
+        zip_prefix=("554", "T8H"),
+        title_tokens=("star", "wars"),
         numeric_stats={"timestamp": (880_000_000.0, 1e12), "raw_user_age": (30.0, 100.0)},
-    )  # fmt: skip
+    )
     files = vocab.write_files(str(tmp_path_factory.mktemp("vocab")))
-    return build_model(vocab, files, CFG, TaskConfig(), history_length=2), vocab
+    return build_model(
+        vocab,
+        files,
+        CFG,
+        TaskConfig(),
+    ), vocab
 
 
 def _queries(user_ids, occupations=None, zips=None, history=None):
@@ -45,10 +55,13 @@ def test_query_and_candidate_shapes_and_unit_norm(model_and_vocab):
     model, vocab = model_and_vocab
     q = model.query_tower(_queries(["1", "2", "1"]))
     assert q.shape == (3, CFG.output_dim)
-    c = model.candidate_tower({
-        "movie_id": tf.constant(["10", "20"]), "movie_title": tf.constant(["Star Wars (1977)", "x"]),
-        "movie_genres": tf.constant(np.eye(2, len(F.GENRES), dtype=np.float32)),
-    })  # fmt: skip
+    c = model.candidate_tower(
+        {
+            "movie_id": tf.constant(["10", "20"]),
+            "movie_title": tf.constant(["Star Wars (1977)", "x"]),
+            "movie_genres": tf.constant(np.eye(2, len(F.GENRES), dtype=np.float32)),
+        }
+    )
     assert c.shape == (2, CFG.output_dim)
     assert np.allclose(np.linalg.norm(q.numpy(), axis=1), 1.0, atol=1e-5)
     assert query_feature_names(vocab, CFG)[0] == "user_id"
@@ -57,8 +70,12 @@ def test_query_and_candidate_shapes_and_unit_norm(model_and_vocab):
 def test_unknown_values_get_an_embedding_from_the_oov_buckets(model_and_vocab):
     model, _ = model_and_vocab
     unknown = model.query_tower(
-        _queries(["never-seen", "1"], occupations=["astronaut", "astronaut"], zips=["", "00000"],
-                 history=[["", ""], ["999", ""]])  # fmt: skip
+        _queries(
+            ["never-seen", "1"],
+            occupations=["astronaut", "astronaut"],
+            zips=["", "00000"],
+            history=[["", ""], ["999", ""]],
+        )
     ).numpy()
     assert np.all(np.isfinite(unknown))
     known = model.query_tower(_queries(["1"])).numpy()
@@ -82,14 +99,19 @@ def test_zip_prefix_tf_matches_python():
     [
         (TaskConfig(), CFG),
         (TaskConfig(num_hard_negatives=2, logq_correction=False), CFG),
-        (TaskConfig(remove_accidental_hits=False, temperature=0.0), TowerConfig(**{**CFG.__dict__, "normalize": False})),
+        (
+            TaskConfig(remove_accidental_hits=False, temperature=0.0),
+            TowerConfig(**{**CFG.__dict__, "normalize": False}),
+        ),
     ],
 )
-def test_every_task_switch_gives_a_finite_loss_and_gradients(model_and_vocab, tmp_path, task, tower):
+def test_every_task_switch_gives_a_finite_loss_and_gradients(
+    model_and_vocab, tmp_path, task, tower
+):
     from retrieval.model import SAMPLING_PROBABILITY
 
     _, vocab = model_and_vocab
-    model = build_model(vocab, vocab.write_files(str(tmp_path)), tower, task, history_length=2)
+    model = build_model(vocab, vocab.write_files(str(tmp_path)), tower, task)
     batch = {
         **_queries(["1", "2", "1", "2"]),
         "movie_id": tf.constant(["10", "20", "10", "30"]),  # rows 0 and 2: an accidental hit
@@ -101,11 +123,17 @@ def test_every_task_switch_gives_a_finite_loss_and_gradients(model_and_vocab, tm
         loss = model.compute_loss(batch, training=True)
     gradients = tape.gradient(loss, model.trainable_variables)
     assert np.isfinite(loss.numpy())
-    assert any(g is not None and np.any(g.numpy() != 0) for g in gradients if not isinstance(g, tf.IndexedSlices))
+    assert any(
+        g is not None and np.any(g.numpy() != 0)
+        for g in gradients
+        if not isinstance(g, tf.IndexedSlices)
+    )
 
 
 def test_out_of_range_numbers_saturate():
-    from pipelines.encoders import STANDARDIZED_LIMIT, standardize
+    from core.encoders import STANDARDIZED_LIMIT, standardize
 
-    out = standardize(tf.constant([0, 880_000_000, 1_800_000_000], tf.int64), (880_000_000.0, 1e12)).numpy()
+    out = standardize(
+        tf.constant([0, 880_000_000, 1_800_000_000], tf.int64), (880_000_000.0, 1e12)
+    ).numpy()
     assert out.tolist() == [-STANDARDIZED_LIMIT, 0.0, STANDARDIZED_LIMIT]

@@ -1,4 +1,4 @@
-"""A local server over the tiny models folder (tests/conftest.py's `models_dir`)."""
+"""Local servers over the tiny models folder (tests/conftest.py's `models_dir`)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,40 @@ import pytest
 from tests.conftest import MODELS_CONFIG
 
 
-@pytest.fixture(scope="session")
-def server(models_dir):
-    """The local server on a free loopback port, with models.config plus a model that has no
-    version yet ("pending"); polls every 0.2 s."""
+def start_server(folder):
+    """The local server over `folder` on a free loopback port, with models.config plus a model
+    that has no version yet ("pending"); polls every 0.2 s; returns once every model is up."""
     from serving import contract, manager
     from serving.client import ServingClient
     from serving.server import LocalServer, import_scann_ops, prefix_resolver
 
     config = manager.read_config(MODELS_CONFIG)
-    config.model_config_list.config.add(name="pending", base_path="/models/pending", model_platform="tensorflow")
+    config.model_config_list.config.add(
+        name="pending", base_path="/models/pending", model_platform="tensorflow"
+    )
     assert import_scann_ops()
-    running = LocalServer(manager.ModelManager(config, prefix_resolver({"/models": str(models_dir)})),
-                          port=0, poll_seconds=0.2).start()  # fmt: skip
+    running = LocalServer(
+        manager.ModelManager(config, prefix_resolver({"/models": str(folder)})),
+        port=0,
+        poll_seconds=0.2,
+    ).start()
     with ServingClient(running.address) as client:
-        client.wait_until_available([contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE, contract.RANKING,
-                                     contract.RECOMMENDER], timeout=120)  # fmt: skip
+        client.wait_until_available(
+            [
+                contract.RETRIEVAL,
+                contract.RETRIEVAL_BRUTEFORCE,
+                contract.RANKING,
+                contract.RECOMMENDER,
+            ],
+            timeout=120,
+        )
+    return running
+
+
+@pytest.fixture(scope="session")
+def server(models_dir):
+    """A server over the shared, read-only models folder."""
+    running = start_server(models_dir)
     yield running
     running.stop()
 
@@ -33,3 +51,14 @@ def client(server):
 
     with ServingClient(server.address, timeout=30, retries=1, backoff=0.05) as c:
         yield c
+
+
+@pytest.fixture()
+def own_client(models_copy):
+    """A client of a server of its own, over a private copy of the models (`models_copy`)."""
+    from serving.client import ServingClient
+
+    running = start_server(models_copy)
+    with ServingClient(running.address, timeout=30, retries=1, backoff=0.05) as c:
+        yield c
+    running.stop()

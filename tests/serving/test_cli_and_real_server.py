@@ -16,13 +16,24 @@ import pytest
 from pipelines import cli
 from serving import contract
 from serving.client import ServingClient
-from serving.recommender import recommend_composite
-from tests.conftest import MODELS_CONFIG
+from serving.recommend import recommend_composite
 from tests import saved_model_cli
+from tests.conftest import MODELS_CONFIG
 from tests.serving.test_server import PROFILE
 
 RECSYS = str(pathlib.Path(sys.executable).with_name("recsys"))
-NEW_USER = ["--gender", "F", "--age", "31", "--occupation", "writer", "--zip", "55455", "--seen", "1,2"]
+NEW_USER = [
+    "--gender",
+    "F",
+    "--age",
+    "31",
+    "--occupation",
+    "writer",
+    "--zip",
+    "55455",
+    "--seen",
+    "1,2",
+]
 
 
 def _free_port() -> int:
@@ -35,14 +46,34 @@ def test_recommend_cli_table_json_and_composite(server, capsys):
     assert cli.main(["recommend", "--target", server.address, "--k", "3", *NEW_USER]) == 0
     table = capsys.readouterr().out
     assert "movie_id" in table and len(table.strip().splitlines()) == 4
-    assert cli.main(["recommend", "--target", server.address, "--k", "3", "--json", "--via", "composite", *NEW_USER]) == 0
+    assert (
+        cli.main(
+            [
+                "recommend",
+                "--target",
+                server.address,
+                "--k",
+                "3",
+                "--json",
+                "--via",
+                "composite",
+                *NEW_USER,
+            ]
+        )
+        == 0
+    )
     found = json.loads(capsys.readouterr().out)
     assert len(found) == 3 and not {r["movie_id"] for r in found} & {"1", "2"}
-    assert {"movie_id", "title", "predicted_rating"} <= set(found[0])
+    assert {"movie_id", "title", "score", "predicted_rating"} <= set(found[0])
 
 
 def test_recommend_cli_errors_are_one_line(server, capsys):
-    assert cli.main(["recommend", "--target", server.address, "--k", "50", "--via", "composite", *NEW_USER]) == 2
+    assert (
+        cli.main(
+            ["recommend", "--target", server.address, "--k", "50", "--via", "composite", *NEW_USER]
+        )
+        == 2
+    )
     assert "k=50 exceeds" in capsys.readouterr().err
     assert cli.main(["recommend", "--target", "127.0.0.1:1", "--timeout", "1", *NEW_USER]) == 2
     err = capsys.readouterr().err
@@ -52,10 +83,24 @@ def test_recommend_cli_errors_are_one_line(server, capsys):
 def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
     port = _free_port()
     process = subprocess.Popen(
-        [RECSYS, "serve", "--model-config", MODELS_CONFIG, "--models-dir", str(models_dir), "--port", str(port),
-         "--poll-seconds", "0.5", "--batching-config", str(pathlib.Path(MODELS_CONFIG).with_name("batching.config"))],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            RECSYS,
+            "serve",
+            "--model-config",
+            MODELS_CONFIG,
+            "--models-dir",
+            str(models_dir),
+            "--port",
+            str(port),
+            "--poll-seconds",
+            "0.5",
+            "--batching-config",
+            str(pathlib.Path(MODELS_CONFIG).with_name("batching.config")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         with ServingClient(f"127.0.0.1:{port}", timeout=10, retries=30, backoff=0.5) as client:
             client.wait_until_available([contract.RECOMMENDER], timeout=180)
@@ -71,34 +116,57 @@ def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
 def test_saved_model_cli_on_the_composite_model(models_dir):
     path = str(models_dir / contract.RECOMMENDER / "1")
     shown = saved_model_cli.show(path)
-    for key in ("seen_movie_ids", "recent_movie_ids", "user_id", "movie_ids", "scores", "movie_title"):
+    for key in (
+        "seen_movie_ids",
+        "recent_movie_ids",
+        "user_id",
+        "movie_ids",
+        "scores",
+        "movie_title",
+    ):
         assert f"['{key}']" in shown
-    exprs = ("user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
-             "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
-             "recent_movie_ids=[['2']];seen_movie_ids=[['2']]")  # fmt: skip
+    exprs = (
+        "user_id=['1'];user_gender=[True];bucketized_user_age=[25.0];raw_user_age=[30.0];"
+        "user_occupation_text=['writer'];user_zip_code=['55455'];timestamp=[880000000];"
+        "recent_movie_ids=[['2']];seen_movie_ids=[['2']]"
+    )
     assert "movie_ids" in saved_model_cli.run(path, exprs)
 
 
 @pytest.mark.skipif(
     shutil.which("tensorflow_model_server") is None,
-    reason="tensorflow_model_server is not on PATH (install TensorFlow Serving, or run the container "
+    reason="tensorflow_model_server is not on PATH (install TensorFlow Serving, or run the "
+    "container "
     "command in BUILD.md, to run this test against a real server)",
 )
 def test_same_client_against_real_tensorflow_serving(models_dir, server, tmp_path):
     """Stock TensorFlow Serving: brute-force retrieval, ranking and the composite model."""
     models = [contract.RETRIEVAL_BRUTEFORCE, contract.RANKING, contract.RECOMMENDER]
     config = tmp_path / "models.config"
-    config.write_text("model_config_list {\n" + "".join(
-        f'  config {{ name: "{m}" base_path: "{models_dir / m}" model_platform: "tensorflow" }}\n' for m in models
-    ) + "}\n")  # fmt: skip
+    config.write_text(
+        "model_config_list {\n"
+        + "".join(
+            f'  config {{ name: "{m}" base_path: "{models_dir / m}" '
+            'model_platform: "tensorflow" }\n'
+            for m in models
+        )
+        + "}\n"
+    )
     port = _free_port()
-    process = subprocess.Popen(["tensorflow_model_server", f"--port={port}", f"--model_config_file={config}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        ["tensorflow_model_server", f"--port={port}", f"--model_config_file={config}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        with ServingClient(f"127.0.0.1:{port}", timeout=30, retries=20, backoff=0.5) as real, \
-                ServingClient(server.address) as local:  # fmt: skip
+        with (
+            ServingClient(f"127.0.0.1:{port}", timeout=30, retries=20, backoff=0.5) as real,
+            ServingClient(server.address) as local,
+        ):
             real.wait_until_available(models, timeout=180)
-            assert recommend_composite(real, PROFILE, k=3) == recommend_composite(local, PROFILE, k=3)
+            assert recommend_composite(real, PROFILE, k=3) == recommend_composite(
+                local, PROFILE, k=3
+            )
             meta = real.metadata(contract.RANKING)["signatures"][contract.SERVING_DEFAULT]
             assert contract.PREDICTED_RATING in meta["outputs"]
     finally:

@@ -13,9 +13,16 @@ SERVING = REPO / "configs" / "serving"
 
 
 def test_models_config_names_every_model():
-    config = text_format.Parse((SERVING / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    config = text_format.Parse(
+        (SERVING / "models.config").read_text(), model_server_config_pb2.ModelServerConfig()
+    )
     models = {m.name: m for m in config.model_config_list.config}
-    assert set(models) == {contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE, contract.RANKING, contract.RECOMMENDER}
+    assert set(models) == {
+        contract.RETRIEVAL,
+        contract.RETRIEVAL_BRUTEFORCE,
+        contract.RANKING,
+        contract.RECOMMENDER,
+    }
     for name, model in models.items():
         assert model.base_path == f"/models/{name}" and model.model_platform == "tensorflow"
     assert dict(models[contract.RANKING].version_labels) == {"stable": 1}
@@ -23,7 +30,9 @@ def test_models_config_names_every_model():
 
 def test_stock_config_is_models_config_without_scann():
     def parse(name):
-        return text_format.Parse((SERVING / name).read_text(), model_server_config_pb2.ModelServerConfig())
+        return text_format.Parse(
+            (SERVING / name).read_text(), model_server_config_pb2.ModelServerConfig()
+        )
 
     full = {m.name: m for m in parse("models.config").model_config_list.config}
     stock = {m.name: m for m in parse("models.stock.config").model_config_list.config}

@@ -54,7 +54,10 @@ def test_latest_is_served_old_unloaded_only_after_new_is_available(tmp_path):
     (_version(tmp_path, 2) / "saved_model.pb").write_bytes(b"broken")
     manager.poll()
     states = {v.number: v.state for v in manager.statuses("m")}
-    assert states == {1: State.AVAILABLE, 2: State.END}, "a failed new version leaves the old one serving"
+    assert states == {
+        1: State.AVAILABLE,
+        2: State.END,
+    }, "a failed new version leaves the old one serving"
     _version(tmp_path, 3)
     manager.poll()
     assert manager.get("m").number == 3

@@ -13,17 +13,44 @@ from tensorflow_serving.apis import predict_pb2
 
 from serving import contract
 from serving.client import InvalidArgumentError, NotFoundError, ServingClient, UnavailableError
-from serving.recommender import UserProfile
+from serving.recommend import UserProfile
 
-PROFILE = UserProfile(user_id="1", user_gender=True, bucketized_user_age=25.0, raw_user_age=30.0,
-                      user_occupation_text="writer", user_zip_code="55455", timestamp=880_000_000,
-                      recent_movie_ids=["3", "2"], seen_movie_ids=["2", "3"])  # fmt: skip
-RETRIEVAL_INPUTS = ("user_id", "user_gender", "bucketized_user_age", "raw_user_age", "user_occupation_text",
-                    "user_zip_code", "timestamp", "recent_movie_ids")  # fmt: skip
+PROFILE = UserProfile(
+    user_id="1",
+    user_gender=True,
+    bucketized_user_age=25.0,
+    raw_user_age=30.0,
+    user_occupation_text="writer",
+    user_zip_code="55455",
+    timestamp=880_000_000,
+    recent_movie_ids=["3", "2"],
+    seen_movie_ids=["2", "3"],
+)
+CANDIDATES = {
+    "movie_id": ["1", "2", "3"],
+    "retrieval_score": [0.3, 0.2, 0.1],
+    "retrieval_rank": [0, 1, 2],
+}
+ONE_CANDIDATE = {"movie_id": ["1"], "retrieval_score": [0.3], "retrieval_rank": [0]}
+RETRIEVAL_INPUTS = (
+    "user_id",
+    "user_gender",
+    "bucketized_user_age",
+    "raw_user_age",
+    "user_occupation_text",
+    "user_zip_code",
+    "timestamp",
+    "recent_movie_ids",
+)
 
 
 def test_status_of_every_model(client):
-    for model in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE, contract.RANKING, contract.RECOMMENDER):
+    for model in (
+        contract.RETRIEVAL,
+        contract.RETRIEVAL_BRUTEFORCE,
+        contract.RANKING,
+        contract.RECOMMENDER,
+    ):
         assert client.status(model) == [{"version": 1, "state": "AVAILABLE", "error": ""}]
 
 
@@ -35,8 +62,12 @@ def test_metadata_signatures_match_the_contract(client):
     assert set(default["inputs"]) == set(RETRIEVAL_INPUTS)
     assert default["outputs"] == {contract.MOVIE_IDS: "string", contract.SCORES: "float32"}
     ranking = client.metadata(contract.RANKING)["signatures"][contract.SERVING_DEFAULT]
-    assert set(ranking["outputs"]) == {contract.PREDICTED_RATING, contract.MOVIE_TITLE}
-    assert "movie_id" in ranking["inputs"]
+    assert set(ranking["outputs"]) == {
+        contract.SCORE,
+        contract.PREDICTED_RATING,
+        contract.MOVIE_TITLE,
+    }
+    assert {"movie_id", "retrieval_score", "retrieval_rank"} <= set(ranking["inputs"])
     recommender = client.metadata(contract.RECOMMENDER)["signatures"][contract.SERVING_DEFAULT]
     assert contract.SEEN_MOVIE_IDS in recommender["inputs"]
 
@@ -45,32 +76,43 @@ def test_predict_on_each_model(client):
     for model in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
         out = client.predict(model, PROFILE.inputs(RETRIEVAL_INPUTS))
         assert out[contract.MOVIE_IDS].shape == (1, 5) and out[contract.SCORES].shape == (1, 5)
-    embedding = client.predict(contract.RETRIEVAL, PROFILE.inputs(RETRIEVAL_INPUTS), signature=contract.QUERY_EMBEDDING_SIGNATURE)
+    embedding = client.predict(
+        contract.RETRIEVAL,
+        PROFILE.inputs(RETRIEVAL_INPUTS),
+        signature=contract.QUERY_EMBEDDING_SIGNATURE,
+    )
     assert embedding[contract.QUERY_EMBEDDING].shape == (1, 8)
     ranking_inputs = {k: v for k, v in PROFILE.inputs(RETRIEVAL_INPUTS).items()}
-    rated = client.predict(contract.RANKING, {**ranking_inputs, "movie_id": ["1", "2", "3"]})
-    assert rated[contract.PREDICTED_RATING].shape == (3,)
+    rated = client.predict(contract.RANKING, {**ranking_inputs, **CANDIDATES})
+    assert rated[contract.PREDICTED_RATING].shape == (3,) and rated[contract.SCORE].shape == (3,)
     assert all(t.endswith(")") for t in rated[contract.MOVIE_TITLE])  # titles "... (1981)"
 
 
 def test_recommend_both_ways_gives_the_same_top_k(client):
-    from serving.recommender import recommend, recommend_composite
+    from serving.recommend import recommend, recommend_composite
 
     composite = recommend_composite(client, PROFILE, k=3)
     two_calls = recommend(client, PROFILE, k=3, retrieval_model=contract.RETRIEVAL_BRUTEFORCE)
     assert [r["movie_id"] for r in composite] == [r["movie_id"] for r in two_calls]
-    assert np.allclose([r["predicted_rating"] for r in composite], [r["predicted_rating"] for r in two_calls])
-    assert not {r["movie_id"] for r in composite} & set(PROFILE.seen_movie_ids), "seen movies are filtered"
-    ratings = [r["predicted_rating"] for r in composite]
-    assert ratings == sorted(ratings, reverse=True)
+    for key in ("score", "predicted_rating"):
+        assert np.allclose([r[key] for r in composite], [r[key] for r in two_calls], atol=1e-5)
+    assert not {r["movie_id"] for r in composite} & set(
+        PROFILE.seen_movie_ids
+    ), "seen movies are filtered"
+    scores = [r["score"] for r in composite]
+    assert scores == sorted(scores, reverse=True)
     assert len(recommend(client, PROFILE, k=3)) == 3  # through the ScaNN model too
 
 
 def test_version_label_and_unknown_label(client):
-    out = client.predict(contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), "movie_id": ["1"]}, label="stable")
+    out = client.predict(
+        contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), **ONE_CANDIDATE}, label="stable"
+    )
     assert out[contract.PREDICTED_RATING].shape == (1,)
     with pytest.raises(NotFoundError, match="canary"):
-        client.predict(contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), "movie_id": ["1"]}, label="canary")
+        client.predict(
+            contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), **ONE_CANDIDATE}, label="canary"
+        )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +124,11 @@ def test_version_label_and_unknown_label(client):
         ({"signature": "nope"}, InvalidArgumentError, 'signature name: "nope" not found'),
         ({"drop": "user_id"}, InvalidArgumentError, r"Missing but required: \['user_id'\]"),
         ({"extra": "bogus"}, InvalidArgumentError, r"Sent extra: \['bogus'\]"),
-        ({"retype": "timestamp"}, InvalidArgumentError, "Expects arg\\[timestamp\\] to be int64 but string"),
+        (
+            {"retype": "timestamp"},
+            InvalidArgumentError,
+            "Expects arg\\[timestamp\\] to be int64 but string",
+        ),
         ({"reshape": "recent_movie_ids"}, InvalidArgumentError, "expects rank 2"),
         ({"empty": "user_id"}, InvalidArgumentError, "empty"),
     ],
@@ -117,7 +163,7 @@ def test_bad_requests_get_tf_serving_status_codes(client, change, error, message
 
 
 def test_errors_inside_the_graph_are_invalid_argument(client):
-    bad = {**PROFILE.inputs(RETRIEVAL_INPUTS), "user_id": ["1", "1"], "movie_id": ["1", "2", "3"]}
+    bad = {**PROFILE.inputs(RETRIEVAL_INPUTS), **CANDIDATES, "user_id": ["1", "1"]}
     with pytest.raises(InvalidArgumentError, match="length 1 or the number of movie_id"):
         client.predict(contract.RANKING, bad)
 
@@ -154,17 +200,27 @@ def _wait_for(predicate, timeout=60.0):
     return False
 
 
-def test_new_version_is_served_without_restart_and_half_written_ones_never(client, models_dir):
-    base = models_dir / contract.RETRIEVAL_BRUTEFORCE
+def test_new_version_is_served_without_restart_and_half_written_ones_never(own_client, models_copy):
+    client = own_client
+    base = models_copy / contract.RETRIEVAL_BRUTEFORCE
     half = base / "3"
     half.mkdir()  # a numeric folder without saved_model.pb: not a version yet
     (half / "variables").mkdir()
     staging = base / ".tmp-2"
     shutil.copytree(base / "1", staging)
     os.rename(staging, base / "2")  # the exporters' atomic rename
-    assert _wait_for(lambda: any(s["version"] == 2 and s["state"] == "AVAILABLE"
-                                 for s in client.status(contract.RETRIEVAL_BRUTEFORCE)))  # fmt: skip
-    assert _wait_for(lambda: {s["version"]: s["state"] for s in client.status(contract.RETRIEVAL_BRUTEFORCE)}.get(1) == "END")
+    assert _wait_for(
+        lambda: any(
+            s["version"] == 2 and s["state"] == "AVAILABLE"
+            for s in client.status(contract.RETRIEVAL_BRUTEFORCE)
+        )
+    )
+    assert _wait_for(
+        lambda: {
+            s["version"]: s["state"] for s in client.status(contract.RETRIEVAL_BRUTEFORCE)
+        }.get(1)
+        == "END"
+    )
     request = predict_pb2.PredictRequest()
     request.model_spec.name = contract.RETRIEVAL_BRUTEFORCE
     from serving.client import to_tensor_proto
@@ -175,17 +231,26 @@ def test_new_version_is_served_without_restart_and_half_written_ones_never(clien
     assert 3 not in [s["version"] for s in client.status(contract.RETRIEVAL_BRUTEFORCE)]
 
 
-def test_a_broken_version_is_reported_and_the_old_one_keeps_serving(client, models_dir):
-    base = models_dir / contract.RECOMMENDER
+def test_a_broken_version_is_reported_and_the_old_one_keeps_serving(own_client, models_copy):
+    client = own_client
+    base = models_copy / contract.RECOMMENDER
     broken = base / ".tmp-9"
     broken.mkdir()
     (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
     os.rename(broken, base / "9")
-    assert _wait_for(lambda: any(s["version"] == 9 and s["state"] == "END" and s["error"]
-                                 for s in client.status(contract.RECOMMENDER)))  # fmt: skip
+    assert _wait_for(
+        lambda: any(
+            s["version"] == 9 and s["state"] == "END" and s["error"]
+            for s in client.status(contract.RECOMMENDER)
+        )
+    )
     assert {s["version"]: s["state"] for s in client.status(contract.RECOMMENDER)}[1] == "AVAILABLE"
-    assert client.predict(contract.RECOMMENDER, PROFILE.inputs(client.metadata(contract.RECOMMENDER)["signatures"]
-                                                                ["serving_default"]["inputs"]))  # fmt: skip
+    assert client.predict(
+        contract.RECOMMENDER,
+        PROFILE.inputs(
+            client.metadata(contract.RECOMMENDER)["signatures"]["serving_default"]["inputs"]
+        ),
+    )
 
 
 def test_client_retries_unavailable_then_raises(tmp_path):

@@ -17,9 +17,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines import features as F
-from pipelines.config import DataConfig
-from pipelines.tfds_local import DataError, MovielensLocal, fingerprint, validate_ml_100k
+from core import features as F
+from core.config import DataConfig
+from core.tfds_local import DataError, MovielensLocal, fingerprint, validate_ml_100k
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
         except OSError as e:  # requests' ConnectionError is one
             raise DataError(
                 f"TFDS could not download MovieLens ({e.__class__.__name__}: {e}). Offline? Set "
-                "--movielens-dir / RECSYS_MOVIELENS_DIR to a folder holding ml-100k/ and/or ml-latest-small.zip."
+                "--movielens-dir / RECSYS_MOVIELENS_DIR to a folder holding ml-100k/ and/or "
+                "ml-latest-small.zip."
             ) from e
         return builder
     if not os.path.isdir(source):
@@ -98,9 +99,15 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
             "or leave both empty to let TFDS download the data."
         )
     if tfds_config.startswith("100k"):
-        folder = source if os.path.isfile(os.path.join(source, "u.data")) else os.path.join(source, "ml-100k")
+        folder = (
+            source
+            if os.path.isfile(os.path.join(source, "u.data"))
+            else os.path.join(source, "ml-100k")
+        )
         validate_ml_100k(folder)
-        cache = os.path.join(data_dir or tfds.core.constants.DATA_DIR, f"local-{fingerprint(folder)}")
+        cache = os.path.join(
+            data_dir or tfds.core.constants.DATA_DIR, f"local-{fingerprint(folder)}"
+        )
         builder = MovielensLocal(config=tfds_config, data_dir=os.path.expanduser(cache))
         manual_dir = folder
     else:
@@ -112,9 +119,13 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
         builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
         manual_dir = source
     try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+        )
     except tfds.download.NonMatchingChecksumError as e:
-        raise DataError(f"{manual_dir}: not the official MovieLens archive (checksum differs): {e}") from None
+        raise DataError(
+            f"{manual_dir}: not the official MovieLens archive (checksum differs): {e}"
+        ) from None
     return builder
 
 

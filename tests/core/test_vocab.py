@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines import vocab
+from core import vocab
 
 
 def _train_columns():
     return {
         "user_id": np.array(["10", "2", "2"], dtype=object),
         "movie_id": np.array(["7", "30", "7"], dtype=object),
-        "movie_title": np.array(["Star Wars (1977)", "A Star, the River (1990)", "Star Wars (1977)"], dtype=object),
+        "movie_title": np.array(
+            ["Star Wars (1977)", "A Star, the River (1990)", "Star Wars (1977)"], dtype=object
+        ),
         "user_occupation_text": np.array(["writer", "artist", "artist"], dtype=object),
         "user_zip_code": np.array(["55455", "t8h1n", "t8h1n"], dtype=object),
     }

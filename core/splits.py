@@ -15,9 +15,9 @@ import dataclasses
 
 import numpy as np
 
-from pipelines import features as F
-from pipelines.config import DataConfig
-from pipelines.data import Columns, id_sort_keys, take
+from core import features as F
+from core.config import DataConfig
+from core.data import Columns, id_sort_keys, take
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,9 @@ class Split:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def random_split(num_rows: int, seed: int, test_fraction: float, validation_fraction: float) -> Split:
+def random_split(
+    num_rows: int, seed: int, test_fraction: float, validation_fraction: float
+) -> Split:
     """Seeded random split of `num_rows` rows.
 
     Returns:

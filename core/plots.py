@@ -30,7 +30,9 @@ def bar_chart(path: str, title: str, groups: dict[str, dict[str, float]], ylabel
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
+    ax.legend(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    )  # beside the bars, never over them
     _save(fig, path)
 
 
@@ -41,8 +43,12 @@ def tradeoff_chart(path: str, title: str, rows: list[dict], chosen: dict, target
       rows: Dicts with `recall` and `ms_per_query` (as `retrieval.tune` measures them).
     """
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([r["ms_per_query"] for r in rows], [r["recall"] for r in rows], s=14, label="settings tried")
-    ax.scatter([chosen["ms_per_query"]], [chosen["recall"]], s=80, marker="*", color="red", label="chosen")
+    ax.scatter(
+        [r["ms_per_query"] for r in rows], [r["recall"] for r in rows], s=14, label="settings tried"
+    )
+    ax.scatter(
+        [chosen["ms_per_query"]], [chosen["recall"]], s=80, marker="*", color="red", label="chosen"
+    )
     ax.axhline(target, linestyle="--", color="grey", linewidth=1, label=f"target {target}")
     ax.set_xlabel("median ms per query")
     ax.set_ylabel("recall against brute force")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipelines import features as F
+from core import features as F
 
 
 def regularizer(l2: float):
@@ -21,7 +21,12 @@ def embedding(vocab_file: str, dim: int, l2: float = 0.0) -> tf.keras.Sequential
     """[batch...] string -> [batch..., dim]: StringLookup (1 OOV bucket) then Embedding."""
     lookup = tf.keras.layers.StringLookup(vocabulary=vocab_file)
     return tf.keras.Sequential(
-        [lookup, tf.keras.layers.Embedding(lookup.vocabulary_size(), dim, embeddings_regularizer=regularizer(l2))]
+        [
+            lookup,
+            tf.keras.layers.Embedding(
+                lookup.vocabulary_size(), dim, embeddings_regularizer=regularizer(l2)
+            ),
+        ]
     )
 
 
@@ -57,7 +62,9 @@ def standardize(values: tf.Tensor, stats: tuple[float, float]) -> tf.Tensor:
 def masked_mean(embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """Mean over axis 1 of [batch, n, dim] where mask [batch, n] is true; zeros if none."""
     weights = tf.cast(mask, embeddings.dtype)[..., tf.newaxis]
-    return tf.reduce_sum(embeddings * weights, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
+    return tf.reduce_sum(embeddings * weights, axis=1) / tf.maximum(
+        tf.reduce_sum(weights, axis=1), 1.0
+    )
 
 
 def normalized_multi_hot(values: tf.Tensor) -> tf.Tensor:
@@ -70,7 +77,14 @@ class Demographics(tf.keras.layers.Layer):
     """User demographics -> [batch, 4 * dim + 1]: occupation, zip prefix, age bucket and
     gender embeddings, and the standardised age in years."""
 
-    def __init__(self, vocab_files: dict[str, str], age_stats: tuple[float, float], dim: int, l2: float, **kwargs):
+    def __init__(
+        self,
+        vocab_files: dict[str, str],
+        age_stats: tuple[float, float],
+        dim: int,
+        l2: float,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.occupation = embedding(vocab_files["user_occupation_text"], dim, l2)
         self.zip_prefix = embedding(vocab_files["zip_prefix"], dim, l2)
@@ -98,7 +112,10 @@ class TitleEncoder(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         self.tokens = tf.keras.layers.TextVectorization(vocabulary=vocab_file)
         self.embedding = tf.keras.layers.Embedding(
-            self.tokens.vocabulary_size(), dim, mask_zero=True, embeddings_regularizer=regularizer(l2)
+            self.tokens.vocabulary_size(),
+            dim,
+            mask_zero=True,
+            embeddings_regularizer=regularizer(l2),
         )
 
     def call(self, titles: tf.Tensor) -> tf.Tensor:

@@ -14,8 +14,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from pipelines import features as F
-from pipelines.data import Columns, id_sort_keys
+from core import features as F
+from core.data import Columns, id_sort_keys
 
 VOCABULARY_FILE = "vocabularies.json"
 
@@ -73,10 +73,12 @@ class Vocabularies:
         return path
 
     @classmethod
-    def load(cls, directory: str) -> "Vocabularies":
+    def load(cls, directory: str) -> Vocabularies:
         path = os.path.join(directory, VOCABULARY_FILE)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} does not exist: train a model first (recsys train ...)")
+            raise FileNotFoundError(
+                f"{path} does not exist: train a model first (recsys train ...)"
+            )
         with open(path) as f:
             raw = json.load(f)
         stats = {k: tuple(v) for k, v in raw.pop("numeric_stats", {}).items()}
@@ -93,11 +95,16 @@ def build(train: Columns) -> Vocabularies:
     has_demographics = F.USER_ZIP_CODE.name in train
     occupations = tuple(sorted(set(train[F.USER_OCCUPATION_TEXT.name]))) if has_demographics else ()
     zips = (
-        tuple(sorted({F.zip_prefix(z) for z in train[F.USER_ZIP_CODE.name]})) if has_demographics else ()
+        tuple(sorted({F.zip_prefix(z) for z in train[F.USER_ZIP_CODE.name]}))
+        if has_demographics
+        else ()
     )
     numeric = [F.TIMESTAMP.name] + ([F.RAW_USER_AGE.name] if has_demographics else [])
     stats = {
-        name: (float(np.mean(train[name].astype(np.float64))), float(np.var(train[name].astype(np.float64))))
+        name: (
+            float(np.mean(train[name].astype(np.float64))),
+            float(np.var(train[name].astype(np.float64))),
+        )
         for name in numeric
         if name in train
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.history import PAD, recent_history
+from core.history import PAD, recent_history
 
 
 def _ratings(rows):
@@ -18,14 +18,20 @@ def _ratings(rows):
 
 
 def test_history_hand_made():
-    ratings = _ratings([
-        ("1", 10, "a"),  # 0: nothing before
-        ("1", 20, "b"),  # 1: a
-        ("1", 20, "c"),  # 2: same second as b -> b is not "before": a
-        ("1", 30, "d"),  # 3: invisible (a test rating); history c, b (newest first; a cut by length 2)
-        ("1", 40, "e"),  # 4: d is invisible -> c, b
-        ("2", 5, "x"),   # 5: another user: nothing before
-    ])  # fmt: skip
+    ratings = _ratings(
+        [
+            ("1", 10, "a"),  # 0: nothing before
+            ("1", 20, "b"),  # 1: a
+            ("1", 20, "c"),  # 2: same second as b -> b is not "before": a
+            (
+                "1",
+                30,
+                "d",
+            ),  # 3: invisible (a test rating); history c, b (newest first; a cut by length 2)
+            ("1", 40, "e"),  # 4: d is invisible -> c, b
+            ("2", 5, "x"),  # 5: another user: nothing before
+        ]
+    )
     visible = np.array([True, True, True, False, True, True])
     got = recent_history(ratings, visible, length=2)
     assert got.tolist() == [

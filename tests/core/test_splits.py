@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines import splits
+from core import splits
 
 
 def test_random_split_sizes_cover_and_determinism():
@@ -21,16 +21,16 @@ def test_random_split_sizes_cover_and_determinism():
 def test_temporal_split_hand_made_case():
     # row: user, time, movie
     rows = [
-        ("u1", 10, "5"),   # 0
-        ("u1", 30, "2"),   # 1  tie at t=30 with row 2: movie "2" < "10" numerically
+        ("u1", 10, "5"),  # 0
+        ("u1", 30, "2"),  # 1  tie at t=30 with row 2: movie "2" < "10" numerically
         ("u1", 30, "10"),  # 2  -> last of u1: test
-        ("u1", 20, "7"),   # 3
-        ("u2", 5, "1"),    # 4  u2 has 2 ratings: all train
-        ("u2", 6, "3"),    # 5
-        ("u3", 1, "9"),    # 6
-        ("u3", 2, "8"),    # 7  validation
-        ("u3", 3, "4"),    # 8  test
-    ]  # fmt: skip
+        ("u1", 20, "7"),  # 3
+        ("u2", 5, "1"),  # 4  u2 has 2 ratings: all train
+        ("u2", 6, "3"),  # 5
+        ("u3", 1, "9"),  # 6
+        ("u3", 2, "8"),  # 7  validation
+        ("u3", 3, "4"),  # 8  test
+    ]
     users, times, movies = (np.array(c, dtype=object) for c in zip(*rows))
     s = splits.temporal_split(users, times.astype(np.int64), movies)
     assert list(s.test) == [2, 8]

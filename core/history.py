@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines import features as F
-from pipelines.data import Columns
+from core import features as F
+from core.data import Columns
 
-PAD = ""  # padding id of `recent_movie_ids`; never a movie id
+PAD = F.PAD
 
 
 def recent_history(ratings: Columns, visible: np.ndarray, length: int) -> np.ndarray:
@@ -35,10 +35,14 @@ def recent_history(ratings: Columns, visible: np.ndarray, length: int) -> np.nda
     if length == 0 or len(users) == 0:
         return out
     boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
-    for start, end in zip(np.concatenate([[0], boundaries]), np.concatenate([boundaries, [len(users)]])):
+    for start, end in zip(
+        np.concatenate([[0], boundaries]), np.concatenate([boundaries, [len(users)]]), strict=False
+    ):
         block_times = times[start:end]
         if np.any(np.diff(block_times) < 0):
-            raise ValueError("ratings must be sorted by (user_id, timestamp): use data.load's order")
+            raise ValueError(
+                "ratings must be sorted by (user_id, timestamp): use data.load's order"
+            )
         shown = np.flatnonzero(visible[start:end])
         shown_times = block_times[shown]
         # For each rating, how many visible ratings of the user are strictly earlier.

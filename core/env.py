@@ -19,5 +19,6 @@ if "tensorflow" in sys.modules and "tf_keras" not in sys.modules:
     if not _tf.keras.__name__.startswith("tf_keras"):
         raise ImportError(
             "tensorflow was imported before this project with Keras 3 active; TFRS needs Keras 2. "
-            "Set TF_USE_LEGACY_KERAS=1 in the environment, or import this project before tensorflow."
+            "Set TF_USE_LEGACY_KERAS=1 in the environment, or import this project before "
+            "tensorflow."
         )

@@ -8,10 +8,10 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from pipelines import data, history, splits, vocab
-from pipelines import features as F
-from pipelines.config import DataConfig
-from pipelines.data import Columns
+from core import data, history, splits, vocab
+from core import features as F
+from core.config import DataConfig
+from core.data import Columns
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ class Prepared:
         """[n] int catalogue rows of movie ids (every rated movie is in the catalogue)."""
         return np.array([self.movie_index[m] for m in movie_ids], dtype=np.int64)
 
+    def with_movie_features(self, columns: Columns) -> Columns:
+        """`columns` plus every catalogue column (title, genres) of each row's movie."""
+        rows = self.catalogue_rows(columns[F.MOVIE_ID.name])
+        return {**columns, **{name: values[rows] for name, values in self.catalogue.items()}}
+
 
 def prepare(cfg: DataConfig) -> Prepared:
     """Loads, splits, adds history and builds the training-split vocabularies."""
@@ -58,7 +63,9 @@ def prepare(cfg: DataConfig) -> Prepared:
     return Prepared(movielens, split, parts, vocab.build(parts["train"]), movie_index)
 
 
-def seen_movies(query_users: np.ndarray, *references: Columns, movie_index: dict[str, int]) -> list[np.ndarray]:
+def seen_movies(
+    query_users: np.ndarray, *references: Columns, movie_index: dict[str, int]
+) -> list[np.ndarray]:
     """Catalogue rows each query's user rated in `references` (e.g. train, validation)."""
     by_user: dict[str, list[int]] = {}
     for columns in references:
@@ -69,16 +76,22 @@ def seen_movies(query_users: np.ndarray, *references: Columns, movie_index: dict
     return [cache.get(u, empty) for u in query_users]
 
 
-def to_tf_dataset(columns: Columns, names, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+def to_tf_dataset(
+    columns: Columns, names, batch_size: int, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
     """Batches of the named columns; shuffled each epoch with a fixed seed when given."""
     tensors = {n: _as_tensor(columns[n]) for n in names}
     dataset = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(columns[names[0]]), seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            len(columns[names[0]]), seed=shuffle_seed, reshuffle_each_iteration=True
+        )
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def _as_tensor(values: np.ndarray) -> tf.Tensor:
     if values.dtype == object:
-        return tf.constant(values.astype(str).tolist() if values.ndim else str(values), dtype=tf.string)
+        return tf.constant(
+            values.astype(str).tolist() if values.ndim else str(values), dtype=tf.string
+        )
     return tf.constant(values)

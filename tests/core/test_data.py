@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from pipelines import data
-from pipelines import features as F
-from pipelines.config import DataConfig
-from pipelines.tfds_local import DataError
+from core import data
+from core import features as F
+from core.config import DataConfig
+from core.tfds_local import DataError
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +26,35 @@ def test_loads_every_rating_with_tfds_feature_names(loaded, tiny_movielens):
     assert set(loaded.ratings) == {f.name for f in F.TFDS_RATING_FEATURES}
     assert loaded.has_demographics
     got = sorted(
-        zip(loaded.ratings["user_id"], loaded.ratings["movie_id"],
-            loaded.ratings["user_rating"].astype(int), loaded.ratings["timestamp"])
-    )  # fmt: skip
+        zip(
+            loaded.ratings["user_id"],
+            loaded.ratings["movie_id"],
+            loaded.ratings["user_rating"].astype(int),
+            loaded.ratings["timestamp"],
+            strict=False,
+        )
+    )
     assert got == sorted(tiny_movielens.ratings)
 
 
 def test_ratings_are_sorted_by_user_time_movie(loaded):
-    keys = list(zip(loaded.ratings["user_id"].astype(int), loaded.ratings["timestamp"],
-                    loaded.ratings["movie_id"].astype(int)))  # fmt: skip
+    keys = list(
+        zip(
+            loaded.ratings["user_id"].astype(int),
+            loaded.ratings["timestamp"],
+            loaded.ratings["movie_id"].astype(int),
+            strict=False,
+        )
+    )
     assert keys == sorted(keys)
 
 
 def test_movie_table_and_genre_multi_hot(loaded, tiny_movielens):
     movies = loaded.movies
     assert list(movies["movie_id"]) == [str(m) for m in range(1, len(tiny_movielens.movies) + 1)]
-    for movie_id, title, genres in zip(movies["movie_id"], movies["movie_title"], movies["movie_genres"]):
+    for movie_id, title, genres in zip(
+        movies["movie_id"], movies["movie_title"], movies["movie_genres"], strict=False
+    ):
         expected_title, expected_genres = tiny_movielens.movies[movie_id]
         assert title == expected_title
         assert genres.shape == (len(F.GENRES),)
@@ -73,7 +86,9 @@ def test_failed_download_says_how_to_work_offline(tmp_path, monkeypatch):
 
     monkeypatch.delenv("RECSYS_MOVIELENS_DIR", raising=False)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_network)
-    with pytest.raises(DataError, match="could not download MovieLens.*files.grouplens.org.*RECSYS_MOVIELENS_DIR"):
+    with pytest.raises(
+        DataError, match="could not download MovieLens.*files.grouplens.org.*RECSYS_MOVIELENS_DIR"
+    ):
         data.load(DataConfig(tfds_data_dir=str(tmp_path)))
 
 

@@ -1,0 +1,362 @@
+"""`recsys benchmark recommend`: what users receive, end to end, against the peers, one run.
+
+On the temporal split (each user's last rating is the test; both stages trained on the
+train part, `recsys train all`), every test user asks for recommendations at the time of
+their test rating, with their earlier (train + validation) movies as history and as seen.
+The exported SavedModels answer, loaded as a server would load them:
+  * two-stage: the composite `recommender` (retrieve 100, drop seen, order by `score`);
+  * retrieval alone: `retrieval_bruteforce`'s top 100, seen dropped, in retrieval order;
+  * rating-ordered: the same candidates ordered by the ranker's `predicted_rating` (what
+    the previous `recommender` did);
+  * popularity; item-to-item (co-rating cosine to the user's 5 newest movies); adjacency
+    (how often each movie was rated right after the user's newest one).
+Full-catalogue HR@10, NDCG@10 and Recall@50 (one held-out movie: Recall@50 = HR@50), and
+beside them the NCF sampled HR@10 (the test movie among 99 unrated movies). One pass goes
+through the local gRPC server to show the served answers are the same. Writes
+recommend.json, recommend.md and recommend.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from core import features as F
+from core import plots
+from core.dataset import Prepared, prepare
+from core.reports import write_report
+from pipelines import composite, jobs
+from pipelines.config import PipelineConfig
+from retrieval import metrics as M
+from retrieval import tune
+from serving import contract
+
+log = logging.getLogger(__name__)
+
+TOP = 50  # Recall@50 needs the top 50
+BATCH = 256
+TARGETS = {"hr@10": 0.20, "ndcg@10": 0.10, "vs_retrieval": 1.2}
+
+
+def run(cfg: PipelineConfig, output_dir: str, train: bool = True, grpc_pass: bool = True) -> dict:
+    """Trains both stages (unless `train` is false: then `cfg.export_dir` holds them), evaluates,
+    writes the files; returns what it writes to `<output_dir>/recommend.json`."""
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split="temporal"))
+    started = time.time()
+    if train:
+        jobs.train_all(cfg)
+    prepared = prepare(cfg.data)
+    train_seconds = round(time.time() - started, 1)
+    requests = test_requests(prepared, cfg.data.history_length)
+    targets = prepared.catalogue_rows(prepared.parts["test"][F.MOVIE_ID.name])
+    lists = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        composite.export_recommender(cfg.export_dir, k=TOP, destination=scratch)
+        recommender = tf.saved_model.load(os.path.join(scratch, contract.RECOMMENDER, "1"))
+        lists["two-stage (ours)"] = _call_all(recommender, requests)[contract.MOVIE_IDS]
+    retrieval = tf.saved_model.load(
+        composite.latest_version(cfg.export_dir, contract.RETRIEVAL_BRUTEFORCE)
+    )
+    ranking = tf.saved_model.load(composite.latest_version(cfg.export_dir, contract.RANKING))
+    retrieved = _call_all(retrieval, requests)
+    seen = requests[F.SEEN_MOVIE_IDS.name]
+    lists["retrieval alone"] = _drop_seen(retrieved[contract.MOVIE_IDS], seen)
+    ratings = _rank_candidates(
+        ranking, requests, retrieved[contract.MOVIE_IDS], retrieved[contract.SCORES]
+    )[contract.PREDICTED_RATING]
+    order = np.argsort(-ratings, axis=1, kind="stable")
+    lists["rating-ordered ranking"] = _drop_seen(
+        np.take_along_axis(retrieved[contract.MOVIE_IDS], order, 1), seen
+    )
+    peers = peer_scores(prepared, requests)
+    ids = prepared.catalogue[F.MOVIE_ID.name]
+    seen_rows = [prepared.catalogue_rows(s[s != F.PAD]) for s in seen]
+    for name, scores in peers.items():
+        lists[name] = _top_unseen(scores, ids, seen_rows)
+    rows = {
+        name: list_metrics(found, prepared.parts["test"][F.MOVIE_ID.name])
+        for name, found in lists.items()
+    }
+    movies = np.load(os.path.join(cfg.run_dir, "retrieval", tune.EMBEDDINGS_FILE))
+    position = {m: i for i, m in enumerate(movies["movie_ids"])}
+    embeddings = movies["movies"][[position[m] for m in prepared.catalogue[F.MOVIE_ID.name]]]
+    sampled = sampled_hit_rates(
+        requests,
+        retrieval,
+        ranking,
+        embeddings,
+        peers,
+        seen_rows,
+        targets,
+        prepared.catalogue[F.MOVIE_ID.name],
+        cfg.data.seed,
+    )
+    for name, value in sampled.items():
+        rows[name]["sampled_hr@10"] = value
+    result = {
+        "dataset": cfg.data.dataset,
+        "split": "temporal",
+        "users": len(targets),
+        "train_seconds": train_seconds,
+        "metrics": rows,
+        "targets": _targets(rows),
+    }
+    if grpc_pass:
+        result["grpc"] = grpc_check(cfg, requests, lists["two-stage (ours)"][:, : cfg.k])
+    markdown = to_markdown(result)
+    write_report(os.path.join(output_dir, "recommend"), result, markdown)
+    plots.bar_chart(
+        os.path.join(output_dir, "recommend.png"),
+        f"What users receive, MovieLens 100K temporal split ({len(targets)} users)",
+        {m: {name: r[m] for name, r in rows.items()} for m in ("hr@10", "ndcg@10", "recall@50")},
+        "share of test users / NDCG",
+    )
+    print(markdown, end="")
+    return result
+
+
+def test_requests(prepared: Prepared, history_length: int) -> dict[str, np.ndarray]:
+    """Each test user's request at the time of their test rating: profile features, their
+    `history_length` newest earlier movies, and every earlier movie as seen."""
+    test = prepared.parts["test"]
+    known = {
+        k: np.concatenate([prepared.parts["train"][k], prepared.parts["validation"][k]])
+        for k in (F.USER_ID.name, F.MOVIE_ID.name, F.TIMESTAMP.name)
+    }
+    by_user: dict[str, list] = {}
+    order = np.lexsort([known[F.TIMESTAMP.name], known[F.USER_ID.name]])
+    for i in order:
+        by_user.setdefault(known[F.USER_ID.name][i], []).append(known[F.MOVIE_ID.name][i])
+    users = test[F.USER_ID.name]
+    width = max(len(by_user.get(u, [])) for u in users) or 1
+    seen = np.full((len(users), width), F.PAD, dtype=object)
+    recent = np.full((len(users), history_length), F.PAD, dtype=object)
+    for row, user in enumerate(users):
+        movies = by_user.get(user, [])
+        seen[row, : len(movies)] = movies
+        newest = movies[::-1][:history_length]
+        recent[row, : len(newest)] = newest
+    requests = {
+        f.name: test[f.name]
+        for f in F.PROFILE_FEATURES
+        if f.name in test and f.entity is F.Entity.USER
+    }
+    return {
+        **requests,
+        F.TIMESTAMP.name: test[F.TIMESTAMP.name],
+        F.RECENT_MOVIE_IDS.name: recent,
+        F.SEEN_MOVIE_IDS.name: seen,
+    }
+
+
+def _call_all(
+    model, inputs: dict[str, np.ndarray], signature: str = contract.SERVING_DEFAULT
+) -> dict:
+    """A loaded signature over every row, BATCH rows per call; outputs as numpy (str decoded)."""
+    function = model.signatures[signature]
+    specs = function.structured_input_signature[1]
+    n = len(next(iter(inputs.values())))
+    parts: dict[str, list] = {}
+    for start in range(0, n, BATCH):
+        batch = {
+            k: tf.constant(_as_list(inputs[k][start : start + BATCH]), dtype=spec.dtype)
+            for k, spec in specs.items()
+        }
+        for key, value in function(**batch).items():
+            parts.setdefault(key, []).append(value.numpy())
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    decode = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])
+    return {k: decode(v) if v.dtype == object else v for k, v in out.items()}
+
+
+def _as_list(values: np.ndarray):
+    return values.astype(str).tolist() if values.dtype == object else values
+
+
+def _rank_candidates(
+    ranking, requests: dict, ids: np.ndarray, scores: np.ndarray, ranks: np.ndarray | None = None
+) -> dict:
+    """The ranking model's outputs [users, N] over each user's N candidates `ids` with their
+    retrieval `scores` and `ranks` (default: list positions, as retrieval returns them)."""
+    users, n = ids.shape
+    ranks = np.tile(np.arange(n), (users, 1)) if ranks is None else ranks
+    specs = ranking.signatures[contract.SERVING_DEFAULT].structured_input_signature[1]
+    flat = {k: np.repeat(requests[k], n, axis=0) for k in specs if k in requests}
+    flat[F.MOVIE_ID.name] = ids.reshape(-1)
+    flat[F.RETRIEVAL_SCORE.name] = scores.reshape(-1).astype(np.float32)
+    flat[F.RETRIEVAL_RANK.name] = ranks.reshape(-1).astype(np.int64)
+    out = _call_all(ranking, flat)
+    return {k: v.reshape(users, n) for k, v in out.items()}
+
+
+def _drop_seen(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Each row's ids without its seen ones, in order, padded with PAD."""
+    out = np.full(ids.shape, F.PAD, dtype=object)
+    for row in range(len(ids)):
+        kept = [m for m in ids[row] if m not in set(seen[row])]
+        out[row, : len(kept)] = kept
+    return out
+
+
+def _top_unseen(scores: np.ndarray, ids: np.ndarray, seen_rows: list[np.ndarray]) -> np.ndarray:
+    scores = np.array(scores, dtype=np.float64)
+    for row, rows in enumerate(seen_rows):
+        scores[row, rows] = -np.inf
+    return ids[np.argsort(-scores, axis=1, kind="stable")[:, :TOP]]
+
+
+def peer_scores(prepared: Prepared, requests: dict) -> dict[str, np.ndarray]:
+    """[users, num_movies] scores of the non-learned peers, from train + validation ratings."""
+    known = {
+        k: np.concatenate([prepared.parts["train"][k], prepared.parts["validation"][k]])
+        for k in (F.USER_ID.name, F.MOVIE_ID.name, F.TIMESTAMP.name)
+    }
+    num_movies = len(prepared.catalogue[F.MOVIE_ID.name])
+    rows = prepared.catalogue_rows(known[F.MOVIE_ID.name])
+    popularity = np.bincount(rows, minlength=num_movies).astype(np.float64)
+    users, user_rows = np.unique(known[F.USER_ID.name], return_inverse=True)
+    rated = np.zeros((len(users), num_movies), np.float32)
+    rated[user_rows, rows] = 1.0
+    co = rated.T @ rated
+    norms = np.sqrt(np.diag(co))
+    cosine = co / np.maximum(np.outer(norms, norms), 1e-9)
+    np.fill_diagonal(cosine, 0.0)
+    order = np.lexsort([known[F.TIMESTAMP.name], known[F.USER_ID.name]])
+    same = known[F.USER_ID.name][order][1:] == known[F.USER_ID.name][order][:-1]
+    before, after = rows[order][:-1][same], rows[order][1:][same]
+    adjacency = np.zeros((num_movies, num_movies))
+    np.add.at(adjacency, (before, after), 1.0)
+    np.add.at(adjacency, (after, before), 0.5)
+    recent = requests[F.RECENT_MOVIE_IDS.name]
+    newest5 = [prepared.catalogue_rows(r[r != F.PAD][:5]) for r in recent]
+    newest = [prepared.catalogue_rows(r[r != F.PAD][:1]) for r in recent]
+    return {
+        "popularity": np.broadcast_to(popularity, (len(recent), num_movies)),
+        "item-to-item (5 newest)": np.stack([cosine[r].sum(axis=0) for r in newest5]),
+        "adjacency (newest movie)": np.stack([adjacency[r].sum(axis=0) for r in newest]),
+    }
+
+
+def list_metrics(found: np.ndarray, targets: np.ndarray) -> dict:
+    """HR@10, NDCG@10 and Recall@50 of top lists [users, >= 50] against one target each."""
+    hits = found[:, :TOP] == targets[:, None]
+    ranks = np.where(hits.any(axis=1), hits.argmax(axis=1), TOP).astype(np.float64)
+    return {
+        "hr@10": M.hit_rate(ranks, 10),
+        "ndcg@10": M.ndcg(ranks, 10),
+        "recall@50": M.hit_rate(ranks, TOP),
+    }
+
+
+def sampled_hit_rates(
+    requests, retrieval, ranking, movie_embeddings, peers, seen_rows, targets, catalogue_ids, seed
+) -> dict:
+    """NCF protocol: HR@10 of the test movie among 99 sampled movies the user never rated.
+
+    The two-stage model scores the 100 movies with the ranker, given each movie's retrieval
+    score and its rank among all movies (query embedding . movie embeddings, as the
+    brute-force index computes them)."""
+    everything = [np.union1d(s, [t]) for s, t in zip(seen_rows, targets)]
+    negatives = M.sample_negatives(everything, len(catalogue_ids), 99, seed)
+    query_inputs = {k: v for k, v in requests.items() if k != F.SEEN_MOVIE_IDS.name}
+    query = _call_all(retrieval, query_inputs, contract.QUERY_EMBEDDING_SIGNATURE)[
+        contract.QUERY_EMBEDDING
+    ]
+    full = query @ movie_embeddings.T
+    out = {"retrieval alone": M.hit_rate(M.sampled_ranks(full, targets, negatives), 10)}
+    for name, scores in peers.items():
+        out[name] = M.hit_rate(M.sampled_ranks(np.asarray(scores), targets, negatives), 10)
+    candidates = np.concatenate([targets[:, None], negatives], axis=1)  # the target first
+    catalogue_ranks = np.argsort(np.argsort(-full, axis=1, kind="stable"), axis=1)
+    score = _rank_candidates(
+        ranking,
+        requests,
+        catalogue_ids[candidates].astype(object),
+        np.take_along_axis(full, candidates, 1),
+        np.take_along_axis(catalogue_ranks, candidates, 1),
+    )[contract.SCORE]
+    others = np.tile(np.arange(1, 100), (len(score), 1))
+    out["two-stage (ours)"] = M.hit_rate(
+        M.sampled_ranks(score, np.zeros(len(score), int), others), 10
+    )
+    return out
+
+
+def grpc_check(cfg: PipelineConfig, requests: dict, expected: np.ndarray, users: int = 200) -> dict:
+    """The first `users` requests through the local gRPC server's `recommender`: the same top k?"""
+    from serving.client import ServingClient
+    from serving.server import serve_export_dir
+
+    server = serve_export_dir("configs/serving/models.config", cfg.export_dir)
+    try:
+        with ServingClient(server.address, timeout=60) as client:
+            client.wait_until_available([contract.RECOMMENDER], timeout=300)
+            keys = client.metadata(contract.RECOMMENDER)["signatures"][contract.SERVING_DEFAULT][
+                "inputs"
+            ]
+            same = 0
+            for row in range(min(users, len(expected))):
+                inputs = {k: requests[k][row : row + 1] for k in keys}
+                inputs = {k: v.tolist() for k, v in inputs.items()}
+                got = client.predict(contract.RECOMMENDER, inputs)[contract.MOVIE_IDS][0]
+                same += list(got) == list(expected[row][: len(got)])
+    finally:
+        server.stop()
+    count = min(users, len(expected))
+    return {"users": count, "same_top_k": same, "k": int(expected.shape[1])}
+
+
+def _targets(rows: dict) -> dict:
+    ours, alone = rows["two-stage (ours)"], rows["retrieval alone"]
+    ratio = ours["hr@10"] / alone["hr@10"] if alone["hr@10"] else float("inf")
+    return {
+        "hr@10": {
+            "value": round(ours["hr@10"], 4),
+            "target": TARGETS["hr@10"],
+            "met": ours["hr@10"] >= 0.20,
+        },
+        "ndcg@10": {
+            "value": round(ours["ndcg@10"], 4),
+            "target": TARGETS["ndcg@10"],
+            "met": ours["ndcg@10"] >= 0.10,
+        },
+        "hr@10 vs retrieval alone": {
+            "value": round(ratio, 3),
+            "target": TARGETS["vs_retrieval"],
+            "met": ratio >= TARGETS["vs_retrieval"],
+        },
+    }
+
+
+def to_markdown(result: dict) -> str:
+    lines = [
+        f"# What users receive: {result['dataset']}, temporal split, {result['users']} test users",
+        "",
+        "Full catalogue, seen movies removed; sampled HR@10 (NCF: the test movie among 99 unrated "
+        "movies) beside it, never alone.",
+        "",
+        "| top 10 produced by | HR@10 | NDCG@10 | Recall@50 | sampled HR@10 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in result["metrics"].items():
+        sampled = f"{r['sampled_hr@10']:.4f}" if "sampled_hr@10" in r else ""
+        lines.append(
+            f"| {name} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | {sampled} |"
+        )
+    lines += ["", "| target | measured | target | met |", "|---|---:|---:|:---:|"]
+    for name, t in result["targets"].items():
+        lines.append(f"| {name} | {t['value']} | {t['target']} | {'yes' if t['met'] else 'no'} |")
+    if "grpc" in result:
+        g = result["grpc"]
+        lines += [
+            "",
+            f"Through the local gRPC server: {g['same_top_k']} of {g['users']} users got the same "
+            f"top {g['k']} as the in-process SavedModel.",
+        ]
+    return "\n".join(lines) + "\n"

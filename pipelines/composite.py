@@ -1,0 +1,130 @@
+"""The composite `recommender` SavedModel: retrieval -> drop seen -> ranking -> top k, one graph.
+
+The N retrieved movies (with their retrieval scores and ranks) are scored by the ranking
+model in one batch; seen movies are dropped; the k best by the ranker's `score` are
+returned with `scores` (that score), `predicted_rating` and `movie_title`.
+
+Built from the exported brute-force retrieval model and the ranking model (loaded as
+SavedModels, so it needs no model code and only stock TensorFlow ops): a single Predict
+call answers, and stock TensorFlow Serving can serve it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from core import features as F
+from serving import contract, savedmodel
+
+log = logging.getLogger(__name__)
+
+
+class RecommenderModule(tf.Module):
+    """Retrieval (loaded SavedModel) -> drop seen -> ranking (loaded SavedModel) -> top k."""
+
+    def __init__(self, retrieval, ranking, k: int):
+        super().__init__()
+        self.retrieval, self.ranking, self.k = retrieval, ranking, k
+        retrieve = retrieval.signatures[contract.SERVING_DEFAULT]
+        rank = ranking.signatures[contract.SERVING_DEFAULT]
+        self.retrieval_inputs = tuple(retrieve.structured_input_signature[1])
+        self.ranking_inputs = tuple(rank.structured_input_signature[1])
+        num_candidates = retrieve.structured_outputs[contract.MOVIE_IDS].shape[1]
+        if num_candidates is not None and k > num_candidates:
+            raise ValueError(
+                f"k={k} exceeds the {num_candidates} candidates the retrieval model returns"
+            )
+        user_side = [
+            n
+            for n in (*self.retrieval_inputs, *self.ranking_inputs)
+            if F.BY_NAME[n].entity in (F.Entity.USER, F.Entity.CONTEXT)
+        ]
+        self.input_names = tuple(sorted({*user_side, F.SEEN_MOVIE_IDS.name}))
+        self.serve = tf.function(self._serve)
+        specs = savedmodel.input_specs(self.input_names)
+        self.serving_signatures = {
+            contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs)
+        }
+
+    def _serve(self, **inputs):
+        retrieve = self.retrieval.signatures[contract.SERVING_DEFAULT]
+        retrieved = retrieve(**{k: inputs[k] for k in self.retrieval_inputs})
+        ids = retrieved[contract.MOVIE_IDS]  # [batch, N]
+        batch, n = tf.shape(ids)[0], tf.shape(ids)[1]
+        rank_inputs = {
+            k: tf.repeat(inputs[k], n, axis=0) for k in self.ranking_inputs if k in inputs
+        }
+        rank_inputs[F.MOVIE_ID.name] = tf.reshape(ids, [-1])
+        rank_inputs[F.RETRIEVAL_SCORE.name] = tf.reshape(retrieved[contract.SCORES], [-1])
+        rank_inputs[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(n, dtype=tf.int64), [batch])
+        ranked = self.ranking.signatures[contract.SERVING_DEFAULT](**rank_inputs)
+        score, rating, titles = (
+            tf.reshape(ranked[key], [batch, n])
+            for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
+        )
+        seen = inputs[F.SEEN_MOVIE_IDS.name]
+        is_seen = tf.reduce_any(tf.equal(ids[:, :, tf.newaxis], seen[:, tf.newaxis, :]), axis=2)
+        scores, best = tf.math.top_k(
+            tf.where(is_seen, -np.inf, score), k=self.k
+        )  # ties: retrieval order
+        return {
+            contract.MOVIE_IDS: tf.gather(ids, best, batch_dims=1),
+            contract.SCORES: scores,
+            contract.PREDICTED_RATING: tf.gather(rating, best, batch_dims=1),
+            contract.MOVIE_TITLE: tf.gather(titles, best, batch_dims=1),
+        }
+
+
+def latest_version(export_dir: str, model: str) -> str:
+    """`<export_dir>/<model>/<newest version>`.
+
+    Raises:
+      FileNotFoundError: if the model has no exported version.
+    """
+    numbers = savedmodel.versions(os.path.join(export_dir, model))
+    if not numbers:
+        raise FileNotFoundError(
+            f"no exported version under {os.path.join(export_dir, model)}: train it first"
+        )
+    return os.path.join(export_dir, model, str(numbers[-1]))
+
+
+def export_recommender(export_dir: str, k: int = 10, destination: str | None = None) -> str:
+    """Composes the newest brute-force retrieval and ranking exports of `export_dir` into
+    `<destination>/recommender/<v>` (default destination: `export_dir`); returns its directory.
+    """
+    retrieval_dir = latest_version(export_dir, contract.RETRIEVAL_BRUTEFORCE)
+    ranking_dir = latest_version(export_dir, contract.RANKING)
+    module = RecommenderModule(
+        tf.saved_model.load(retrieval_dir), tf.saved_model.load(ranking_dir), k
+    )
+    warmup = {n: _example(F.BY_NAME[n]) for n in module.input_names}
+    metadata = {
+        "model": contract.RECOMMENDER,
+        "k": k,
+        "outputs": [
+            contract.MOVIE_IDS,
+            contract.SCORES,
+            contract.PREDICTED_RATING,
+            contract.MOVIE_TITLE,
+        ],
+        "retrieval": os.path.abspath(retrieval_dir),
+        "ranking": os.path.abspath(ranking_dir),
+    }
+    base = os.path.join(destination or export_dir, contract.RECOMMENDER)
+    path = savedmodel.export(base, module, [warmup], metadata)
+    log.info(
+        "exported recommender (k=%d) from %s and %s to %s", k, retrieval_dir, ranking_dir, path
+    )
+    return path
+
+
+def _example(feature: F.Feature) -> np.ndarray:
+    """A batch of one plausible value of a feature, for a warm-up request (never read as data)."""
+    value = {"string": "1", "int64": 893_286_638, "float32": 30.0, "bool": True}[feature.dtype]
+    dtype = object if feature.dtype == "string" else feature.dtype
+    return np.asarray([[value]] if feature.kind is F.Kind.SEQUENCE else [value], dtype=dtype)

@@ -1,0 +1,251 @@
+"""The training jobs: prepare once, train, evaluate, export, in one direction.
+
+`train_retrieval`, `train_ranking` and `train_all` each write a run folder per stage
+(`<run_dir>/<stage>`: resolved config, vocabularies, metrics as JSON and Markdown,
+TensorBoard logs) and export SavedModels plus the user profile table into `export_dir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from core import features as F
+from core.config import save_config, to_dict
+from core.dataset import Prepared, prepare, seen_movies
+from core.reports import write_report
+from pipelines import composite
+from pipelines.config import PipelineConfig
+from ranking import candidates
+from ranking import export as ranking_export
+from ranking import train as ranking_train
+from retrieval import evaluate, tune
+from retrieval import export as retrieval_export
+from retrieval import train as retrieval_train
+from serving import recommend
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One stage's run: its folder, the prepared data and the vocabulary files it wrote."""
+
+    directory: str
+    prepared: Prepared
+    vocab_files: dict[str, str]
+
+    def callbacks(self, cfg) -> list[tf.keras.callbacks.Callback]:
+        """TensorBoard into `<run>/tensorboard/<start time>` when the trainer config asks."""
+        if not cfg.tensorboard:
+            return []
+        return [
+            tf.keras.callbacks.TensorBoard(os.path.join(self.directory, "tensorboard", _stamp()))
+        ]
+
+
+def start_run(cfg: PipelineConfig, stage: str, prepared: Prepared | None = None) -> Run:
+    """Creates `<run_dir>/<stage>`, saves the resolved config, prepares the data (unless
+    given) and writes its vocabularies there once."""
+    directory = os.path.join(cfg.run_dir, stage)
+    os.makedirs(directory, exist_ok=True)
+    save_config(cfg, os.path.join(directory, "config.json"))
+    prepared = prepared or prepare(cfg.data)
+    prepared.vocab.save(directory)
+    return Run(directory, prepared, prepared.vocab.write_files(os.path.join(directory, "vocab")))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedRetrieval:
+    """A trained retrieval model and its catalogue embeddings ([num_movies, d])."""
+
+    model: object
+    movies: np.ndarray
+
+    def scores(self, queries) -> np.ndarray:
+        """[n, num_movies] exact scores of query columns."""
+        return retrieval_train.scorer(self.model, self.movies)(queries)
+
+
+def fit_retrieval(cfg: PipelineConfig, run: Run, train_part=None) -> TrainedRetrieval:
+    """Fits the towers (on `train_part`, default the train part) and embeds the catalogue once."""
+    model = retrieval_train.train(
+        cfg.retrieval,
+        run.prepared,
+        run.vocab_files,
+        cfg.data.seed,
+        train_part=train_part,
+        callbacks=run.callbacks(cfg.retrieval.trainer),
+    )
+    return TrainedRetrieval(
+        model, retrieval_train.catalogue_embeddings(model, run.prepared.catalogue)
+    )
+
+
+def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetrieval]:
+    """Trains the two towers, evaluates every protocol on test, exports both indexes.
+
+    The catalogue embeddings are computed once and used for evaluation, export and the
+    saved embeddings (`<run>/embeddings.npz`, read by `recsys tune-index`).
+
+    Returns:
+      (the metrics and exports written to `<run>/metrics.json`, the trained model).
+    """
+    started = time.time()
+    prepared = run.prepared
+    trained = fit_retrieval(cfg, run)
+    seconds = round(time.time() - started, 1)
+    test = prepared.parts["test"]
+    metrics = evaluate.evaluate(trained.scores, prepared, "test", seed=cfg.data.seed)
+    names = trained.model.query_tower.feature_names
+    requests = [{n: test[n][i : i + 1] for n in names} for i in range(3)]
+    exports = retrieval_export.export_all(
+        trained.model.query_tower,
+        prepared.catalogue[F.MOVIE_ID.name],
+        trained.movies,
+        cfg.retrieval.index,
+        cfg.export_dir,
+        requests,
+        _metadata(cfg, metrics),
+    )
+    tune.save_embeddings(
+        run.directory,
+        prepared.catalogue[F.MOVIE_ID.name],
+        trained.movies,
+        retrieval_train.query_embeddings(trained.model, test),
+    )
+    result = {
+        "split": cfg.data.split,
+        "test": metrics,
+        "train_seconds": seconds,
+        "exports": exports,
+    }
+    table = evaluate.to_markdown({"two-tower": {cfg.data.split: metrics}})
+    write_report(os.path.join(run.directory, "metrics"), result, table)
+    print(table, end="")
+    return result, trained
+
+
+def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
+    """(training lists, validation lists, the earlier ratings) of the retrieval stage's
+    candidates, leakage-free.
+
+    Training lists: each user's newest `queries_per_user` training ratings, retrieved by a
+    retrieval model trained on the earlier ratings only. Validation lists: the validation
+    ratings, retrieved by the served model (trained on the train part, never on them).
+    """
+    prepared, scorer_cfg = run.prepared, cfg.ranking.scorer
+    train = prepared.parts["train"]
+    earlier, newest = candidates.hold_out_newest(train, scorer_cfg.queries_per_user)
+    log.info(
+        "ranker lists: retrieval on %d earlier ratings, %d newest as queries",
+        len(earlier[F.USER_ID.name]),
+        len(newest[F.USER_ID.name]),
+    )
+    window = fit_retrieval(cfg, run, train_part=earlier)
+    ids = prepared.catalogue[F.MOVIE_ID.name]
+    seen = candidates.rated_before(train, newest, prepared.movie_index)
+    train_lists = candidates.candidate_lists(
+        window.scores(newest), ids, newest, seen, scorer_cfg.num_candidates
+    )
+    validation = prepared.parts["validation"]
+    seen = seen_movies(validation[F.USER_ID.name], train, movie_index=prepared.movie_index)
+    validation_lists = candidates.candidate_lists(
+        served.scores(validation), ids, validation, seen, scorer_cfg.num_candidates
+    )
+    return train_lists, validation_lists, earlier
+
+
+def train_ranking(cfg: PipelineConfig, run: Run, served: TrainedRetrieval | None = None):
+    """Trains the rating model, then the candidate scorer on the retrieval stage's lists
+    (`served`: the exported retrieval model; trained here when not given); evaluates the
+    rating head on test (with each half of a blend); exports the two-headed ranker.
+
+    Returns:
+      (the metrics and exports written to `<run>/metrics.json`, the two-headed ranker).
+    """
+    started = time.time()
+    prepared = run.prepared
+    rating_model = ranking_train.train(
+        cfg.ranking,
+        prepared,
+        run.vocab_files,
+        cfg.data.seed,
+        callbacks=run.callbacks(cfg.ranking.trainer),
+    )
+    test = prepared.parts["test"]
+    variants = ranking_train.variants(rating_model)
+    by_part = {name: ranking_train.evaluate(v, test) for name, v in variants.items()}
+    metrics = next(iter(by_part.values()))
+    served = served or fit_retrieval(cfg, run)
+    train_lists, validation_lists, earlier = ranking_lists(cfg, run, served)
+    ranker = ranking_train.train_scorer(
+        cfg.ranking,
+        prepared,
+        run.vocab_files,
+        cfg.data.seed,
+        rating_model,
+        train_lists,
+        validation_lists,
+        earlier,
+        callbacks=run.callbacks(cfg.ranking.scorer_trainer),
+    )
+    result = {
+        "split": cfg.data.split,
+        "train_seconds": round(time.time() - started, 1),
+        "test": metrics,
+        "test_by_part": by_part,
+        "lists": {
+            "train": len(train_lists),
+            "validation": len(validation_lists),
+            "train_queries": train_lists.num_queries,
+            "validation_queries": validation_lists.num_queries,
+        },
+    }
+    result["exports"] = {
+        "ranking": ranking_export.export(ranker, prepared, cfg.export_dir, _metadata(cfg, metrics))
+    }
+    table = "| rating model | RMSE | MAE | NDCG@10 |\n|---|---:|---:|---:|\n" + "".join(
+        f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['ndcg@10']:.4f} |\n"
+        for name, m in by_part.items()
+    )
+    write_report(os.path.join(run.directory, "metrics"), result, table)
+    print(table, end="")
+    return result, ranker
+
+
+def train_all(cfg: PipelineConfig) -> dict:
+    """Both stages on one prepared split, then the composite recommender and the profiles."""
+    retrieval_run = start_run(cfg, "retrieval")
+    ranking_run = start_run(cfg, "ranking", retrieval_run.prepared)
+    retrieval, served = train_retrieval(cfg, retrieval_run)
+    result = {"retrieval": retrieval, "ranking": train_ranking(cfg, ranking_run, served)[0]}
+    result["recommender"] = composite.export_recommender(cfg.export_dir, k=cfg.k)
+    result["profiles"] = export_profiles(cfg, retrieval_run.prepared)
+    return result
+
+
+def export_profiles(cfg: PipelineConfig, prepared: Prepared) -> str:
+    """Writes every known user's profile (all but their test ratings) beside the models."""
+    keep = np.sort(np.concatenate([prepared.split.train, prepared.split.validation]))
+    known = {name: values[keep] for name, values in prepared.movielens.ratings.items()}
+    profiles = recommend.build_profiles(known, cfg.data.history_length)
+    return recommend.save_profiles(cfg.export_dir, profiles, cfg.data.dataset)
+
+
+def _metadata(cfg: PipelineConfig, metrics: dict) -> dict:
+    return {
+        "dataset": cfg.data.dataset,
+        "split": cfg.data.split,
+        "config": to_dict(cfg),
+        "test_metrics": metrics,
+    }
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,121 @@
+"""Training lists for the ranker: the retrieval stage's own candidates, built leakage-free.
+
+A retrieval model scored on the interactions it was trained on returns memorised
+positives at the top, and a ranker trained on such lists learns to trust the retrieval
+score blindly. So the lists come from a retrieval model that never saw the queries:
+
+  * `hold_out_newest` splits the training ratings per user by time: the newest
+    `per_user` ratings become ranker queries, the earlier ones train a separate
+    retrieval model (the "earlier window" model);
+  * `candidate_lists` asks that model for each query's top-N movies, leaving out the
+    movies the user rated before (as serving drops seen movies); the query's own movie
+    is the positive. A list whose positive was not retrieved is dropped (the ranker can
+    only reorder what retrieval returns; keeping it would teach nothing and injecting
+    the positive would put a movie at a rank retrieval never gives).
+
+Validation lists come from the served retrieval model on the validation ratings, which it
+did not train on either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from core import features as F
+from core.data import Columns, take
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidateLists:
+    """Ranker training lists: one row per query, N candidates each.
+
+    Attributes:
+      queries: The query columns [n] (user features, `timestamp`, `recent_movie_ids`).
+      movie_ids: [n, N] str candidates in retrieval order.
+      scores: [n, N] float32 retrieval scores.
+      positive: [n] int, the position of the query's own movie among the candidates.
+      num_queries: How many queries were asked (dropped lists included).
+    """
+
+    queries: Columns
+    movie_ids: np.ndarray
+    scores: np.ndarray
+    positive: np.ndarray
+    num_queries: int
+
+    def __len__(self) -> int:
+        return len(self.positive)
+
+
+def hold_out_newest(train: Columns, per_user: int) -> tuple[Columns, Columns]:
+    """(earlier, newest): the rest, and each user's newest `per_user` ratings (the rows are
+    sorted by user then time). Users keep at least 2 earlier ratings.
+
+    Raises:
+      ValueError: if `per_user` < 1.
+    """
+    if per_user < 1:
+        raise ValueError(f"per_user={per_user}: expected >= 1")
+    users = train[F.USER_ID.name]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    counts = np.diff(np.r_[starts, len(users)])
+    from_end = np.repeat(starts + counts, counts) - np.arange(len(users))  # 1 = the user's newest
+    held = (from_end <= per_user) & (np.repeat(counts, counts) - from_end >= 2)
+    return take(train, np.flatnonzero(~held)), take(train, np.flatnonzero(held))
+
+
+def rated_before(
+    ratings: Columns, queries: Columns, movie_index: dict[str, int]
+) -> list[np.ndarray]:
+    """Per query, the catalogue rows its user rated in `ratings` strictly before it: earlier
+    in (timestamp, then the sorted row order), as the temporal split orders ratings.
+
+    Both are sorted by (user, time); every query must be a row of `ratings`.
+    """
+    users, times = ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name]
+    movies = np.array([movie_index[m] for m in ratings[F.MOVIE_ID.name]], dtype=np.int64)
+    position = {
+        (u, t, m): i for i, (u, t, m) in enumerate(zip(users, times, ratings[F.MOVIE_ID.name]))
+    }
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    start_of = dict(zip(users[starts], starts))
+    out = []
+    for u, t, m in zip(
+        queries[F.USER_ID.name], queries[F.TIMESTAMP.name], queries[F.MOVIE_ID.name], strict=False
+    ):
+        out.append(movies[start_of[u] : position[(u, t, m)]])
+    return out
+
+
+def candidate_lists(
+    scores: np.ndarray,
+    catalogue_ids: np.ndarray,
+    queries: Columns,
+    seen: list[np.ndarray],
+    num_candidates: int,
+) -> CandidateLists:
+    """The top `num_candidates` unseen movies of each query, keeping lists that hold the positive.
+
+    Args:
+      scores: [n, num_movies] retrieval scores of each query against the catalogue.
+      catalogue_ids: [num_movies] str.
+      queries: [n] query columns with `movie_id` (the positive).
+      seen: Per query, catalogue rows never to list (the user's earlier movies).
+      num_candidates: N.
+    """
+    scores = np.array(scores, dtype=np.float32)
+    for i, rows in enumerate(seen):
+        scores[i, rows] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :num_candidates]
+    ids = catalogue_ids[top]
+    hits = ids == queries[F.MOVIE_ID.name][:, None]
+    keep = hits.any(axis=1)
+    return CandidateLists(
+        queries=take(queries, np.flatnonzero(keep)),
+        movie_ids=ids[keep],
+        scores=np.take_along_axis(scores, top, axis=1)[keep],
+        positive=hits[keep].argmax(axis=1),
+        num_queries=len(hits),
+    )

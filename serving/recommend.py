@@ -1,0 +1,230 @@
+"""Two-stage recommendations for a client: retrieve N, drop seen movies, rank, top K.
+
+Two ways, one answer:
+  * `recommend` (client side): a Predict call to a retrieval model, one to the ranking
+    model with the N candidates, filtering and ordering in the client;
+  * `recommend_composite`: one Predict call to the composite `recommender` model
+    (`pipelines.composite` exports it), which runs the same steps in one graph.
+Both rank all N candidates in one batch, ties in retrieval order, so they return the same
+top K. Requests are built from a `UserProfile`, whose fields are the registry's profile
+features; known users' profiles come from the table exported beside the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+
+import numpy as np
+
+from core import features as F
+from serving import contract
+from serving.client import ServingClient
+
+log = logging.getLogger(__name__)
+
+PROFILES_FILE = "user_profiles.json"  # beside the models: <export_dir>/user_profiles.json
+
+
+@dataclasses.dataclass
+class UserProfile:
+    """What a recommendation request knows about a user.
+
+    Attributes:
+      user_id: Id; an unknown one (e.g. "") falls into the out-of-vocabulary bucket.
+      user_gender, bucketized_user_age, raw_user_age, user_occupation_text, user_zip_code:
+        Demographics (TFDS names); unknown values map to out-of-vocabulary buckets.
+      timestamp: Request time, seconds since the epoch.
+      recent_movie_ids: Movies rated most recently, newest first.
+      seen_movie_ids: Every movie the user rated (never recommended again).
+    """
+
+    user_id: str = ""
+    user_gender: bool = False
+    bucketized_user_age: float = 0.0
+    raw_user_age: float = 0.0
+    user_occupation_text: str = ""
+    user_zip_code: str = ""
+    timestamp: int = 0
+    recent_movie_ids: list[str] = dataclasses.field(default_factory=list)
+    seen_movie_ids: list[str] = dataclasses.field(default_factory=list)
+
+    def inputs(self, keys) -> dict[str, list]:
+        """Request inputs (a batch of one) for the given signature input keys.
+
+        Raises:
+          ValueError: a key that is not a profile feature of the registry.
+        """
+        missing = set(keys) - {f.name for f in F.PROFILE_FEATURES}
+        if missing:
+            raise ValueError(
+                f"the model asks for inputs a user profile does not have: {sorted(missing)}"
+            )
+        return {
+            k: [list(getattr(self, k)) or [F.PAD]]
+            if F.BY_NAME[k].kind is F.Kind.SEQUENCE
+            else [getattr(self, k)]
+            for k in keys
+        }
+
+
+def build_profiles(ratings: dict[str, np.ndarray], history_length: int) -> dict[str, UserProfile]:
+    """Every user's profile from rating columns sorted by (user, time), as `core.data` gives them.
+
+    A profile holds the user's features, their `history_length` newest movies, every movie
+    they rated, and a request time one second after their last rating.
+    """
+    users = ratings[F.USER_ID.name]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    names = [f.name for f in F.PROFILE_FEATURES if f.entity is F.Entity.USER and f.name in ratings]
+    profiles = {}
+    for start, end in zip(starts, ends):
+        movies = [str(m) for m in ratings[F.MOVIE_ID.name][start:end]]  # in time order
+        fields = {
+            n: ratings[n][start].item()
+            if isinstance(ratings[n][start], np.generic)
+            else ratings[n][start]
+            for n in names
+        }
+        profiles[str(users[start])] = UserProfile(
+            **fields,
+            timestamp=int(ratings[F.TIMESTAMP.name][start:end].max()) + 1,
+            recent_movie_ids=movies[::-1][:history_length],
+            seen_movie_ids=movies,
+        )
+    return profiles
+
+
+def save_profiles(export_dir: str, profiles: dict[str, UserProfile], dataset: str) -> str:
+    """Writes `<export_dir>/user_profiles.json`; returns its path."""
+    path = os.path.join(export_dir, PROFILES_FILE)
+    os.makedirs(export_dir, exist_ok=True)
+    table = {"dataset": dataset, "users": {u: dataclasses.asdict(p) for u, p in profiles.items()}}
+    with open(path + ".tmp", "w") as f:
+        json.dump(table, f)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def load_profiles(export_dir: str) -> list[UserProfile]:
+    """Every profile of the table exported beside the models, in user-id order."""
+    users = _read_profiles(export_dir)
+    return [UserProfile(**users[u]) for u in sorted(users, key=lambda u: (len(u), u))]
+
+
+def load_profile(export_dir: str, user_id: str) -> UserProfile:
+    """A known user's profile from the table exported beside the models.
+
+    Raises:
+      FileNotFoundError: no table in `export_dir` (train first).
+      ValueError: the user is not in it.
+    """
+    users = _read_profiles(export_dir)
+    if user_id not in users:
+        raise ValueError(
+            f"user_id {user_id!r} is not a known user of these models; for a new user pass "
+            "demographics (--gender/--age/--occupation/--zip) instead"
+        )
+    return UserProfile(**users[user_id])
+
+
+def _read_profiles(export_dir: str) -> dict[str, dict]:
+    path = os.path.join(export_dir, PROFILES_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist: train the models first (recsys train all)")
+    with open(path) as f:
+        return json.load(f)["users"]
+
+
+def recommend(
+    client: ServingClient,
+    profile: UserProfile,
+    k: int = 10,
+    retrieval_model: str = contract.RETRIEVAL,
+    ranking_model: str = contract.RANKING,
+) -> list[dict]:
+    """Client-side two-stage recommendation over gRPC, ordered by the ranker's score.
+
+    Returns:
+      Up to k dicts {"movie_id", "title", "score", "predicted_rating", "retrieval_score"},
+      best first.
+    """
+    retrieval_keys = client.metadata(retrieval_model)["signatures"][contract.SERVING_DEFAULT][
+        "inputs"
+    ]
+    retrieved = client.predict(retrieval_model, profile.inputs(retrieval_keys))
+    candidates, retrieval_scores = retrieved[contract.MOVIE_IDS][0], retrieved[contract.SCORES][0]
+    ranking_keys = client.metadata(ranking_model)["signatures"][contract.SERVING_DEFAULT]["inputs"]
+    ranked = client.predict(
+        ranking_model, ranking_inputs(profile, ranking_keys, candidates, retrieval_scores)
+    )
+    scores, ratings, titles = (
+        ranked[key] for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
+    )
+    seen = set(profile.seen_movie_ids)
+    keep = [i for i, movie in enumerate(candidates) if movie not in seen]
+    best = sorted(keep, key=lambda i: -scores[i])[:k]  # stable: ties stay in retrieval order
+    return [
+        {
+            "movie_id": str(candidates[i]),
+            "title": str(titles[i]),
+            "score": float(scores[i]),
+            "predicted_rating": float(ratings[i]),
+            "retrieval_score": float(retrieval_scores[i]),
+        }
+        for i in best
+    ]
+
+
+def ranking_inputs(profile: UserProfile, keys, candidates, retrieval_scores) -> dict[str, list]:
+    """The ranking model's inputs named by `keys`: the profile's features repeated once per
+    candidate movie (not the [1] broadcast, so server-side batching stays correct), the
+    candidates, their retrieval scores and ranks (retrieval order)."""
+    per_candidate = {
+        F.MOVIE_ID.name: list(candidates),
+        F.RETRIEVAL_SCORE.name: [float(s) for s in retrieval_scores],
+        F.RETRIEVAL_RANK.name: list(range(len(candidates))),
+    }
+    user = profile.inputs(set(keys) - set(per_candidate))
+    return {**{key: value * len(candidates) for key, value in user.items()}, **per_candidate}
+
+
+def recommend_composite(
+    client: ServingClient, profile: UserProfile, k: int = 10, model: str = contract.RECOMMENDER
+) -> list[dict]:
+    """The same recommendation from one Predict call to the composite model.
+
+    Raises:
+      ValueError: if k exceeds the K the composite model was exported with.
+    """
+    keys = client.metadata(model)["signatures"][contract.SERVING_DEFAULT]["inputs"]
+    out = client.predict(model, profile.inputs(keys))
+    ids, scores = out[contract.MOVIE_IDS][0], out[contract.SCORES][0]
+    ratings, titles = out[contract.PREDICTED_RATING][0], out[contract.MOVIE_TITLE][0]
+    if k > len(ids):
+        raise ValueError(
+            f"k={k} exceeds the {len(ids)} movies the {model} model was exported to return"
+        )
+    return [
+        {"movie_id": str(m), "title": str(t), "score": float(s), "predicted_rating": float(r)}
+        for m, t, s, r in zip(ids[:k], titles[:k], scores[:k], ratings[:k])
+        if np.isfinite(s)  # fewer unseen candidates than k: the rest are -inf
+    ]
+
+
+def format_table(recommendations: list[dict]) -> str:
+    """A readable table of recommendations."""
+    lines = [f"{'#':>3}  {'movie_id':>8}  {'score':>6}  {'rating':>6}  title"]
+    for i, r in enumerate(recommendations, 1):
+        lines.append(
+            f"{i:>3}  {r['movie_id']:>8}  {r['score']:6.2f}  {r['predicted_rating']:6.2f}  "
+            f"{r['title']}"
+        )
+    return "\n".join(lines)
+
+
+def to_json(recommendations: list[dict]) -> str:
+    return json.dumps(recommendations, indent=2)
