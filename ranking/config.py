@@ -102,11 +102,11 @@ class ScorerConfig:
       loss: "softmax" (cross-entropy over the list), "listmle" or "pairwise" (logistic).
     """
 
-    embedding_dim: int = 16
+    embedding_dim: int = 8
     num_cross_layers: int = 2
     deep_layers: tuple[int, ...] = (64, 32)
-    dropout: float = 0.1
-    l2: float = 1e-5
+    dropout: float = 0.3
+    l2: float = 1e-4
     num_candidates: int = 100
     queries_per_user: int = 10
     loss: str = "softmax"

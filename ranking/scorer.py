@@ -49,10 +49,6 @@ class CandidateScorer(tf.keras.Model):
         deep.append(tf.keras.layers.Dense(1))
         self.deep = tf.keras.Sequential(deep, name="deep")
 
-    def with_tables(self, tables: SignalTables) -> None:
-        """Reads `tables` from now on (the learned weights stay): the exported model's tables."""
-        self.signals = SecondStageSignals(tables)
-
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False):
         signals = self.normalize(self.signals(inputs), training=training)
         candidate = self.movie(inputs[F.MOVIE_ID.name])  # [n, d]

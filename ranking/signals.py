@@ -1,10 +1,12 @@
 """What a second stage can afford that retrieval cannot: lookups over the training data.
 
 `SignalTables` holds, per catalogue movie, its popularity, the time of its first rating
-and its genres, and, per pair of movies, how often one was rated right after the other
-by the same user (ML-100K's strongest signal for the next movie: measured on the temporal
-split, this adjacency alone reaches HR@10 0.21 over the full catalogue). Built from the
-training ratings only, kept inside the ranking SavedModel as constants and a hash table.
+and its genres; per pair of movies, how often one was rated right after the other by the
+same user (adjacency: alone it reaches HR@10 0.158 on the temporal split, the two-tower
+0.167); and each movie's nearest movies by co-rating cosine (item-to-item: a model family
+the two-tower is not, and the signal that adds most to its order, 0.211 -> 0.227 on
+validation when blended). Built from training ratings only, kept inside the ranking
+SavedModel as constants and hash tables.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from core import features as F
 from core.data import Columns
 
 BACKWARD_WEIGHT = 0.5  # a->b counts once for a then b, half for b then a
+NEIGHBOURS = 50  # nearest movies kept per movie (co-rating cosine)
+KNN_HISTORY = 5  # newest history movies the item-to-item signal reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +35,9 @@ class SignalTables:
       genres: [num_movies + 1, len(GENRES)] float32 multi-hot.
       pairs: [p] int64 keys `row_a * (num_movies + 1) + row_b` of adjacent ratings.
       pair_weights: [p] float32, log(1 + weighted count) of each key.
+      neighbours: [q] int64 keys `row_a * (num_movies + 1) + row_b`: b is one of a's
+        NEIGHBOURS nearest movies.
+      neighbour_weights: [q] float32 cosine of each key's two rating columns.
     """
 
     movie_ids: np.ndarray
@@ -39,6 +46,8 @@ class SignalTables:
     genres: np.ndarray
     pairs: np.ndarray
     pair_weights: np.ndarray
+    neighbours: np.ndarray
+    neighbour_weights: np.ndarray
 
 
 def build_tables(train: Columns, catalogue: Columns) -> SignalTables:
@@ -63,12 +72,42 @@ def build_tables(train: Columns, catalogue: Columns) -> SignalTables:
     weights = np.concatenate([np.ones(len(before)), np.full(len(before), BACKWARD_WEIGHT)])
     unique, inverse = np.unique(keys, return_inverse=True)
     summed = np.bincount(inverse, weights=weights)
+    neighbours, cosines = nearest_movies(train[F.USER_ID.name], rows, size)
     return SignalTables(
-        ids, np.log1p(counts), first, genres, unique, np.log1p(summed).astype(np.float32)
+        ids,
+        np.log1p(counts),
+        first,
+        genres,
+        unique,
+        np.log1p(summed).astype(np.float32),
+        neighbours,
+        cosines,
     )
 
 
-NUM_SIGNALS = 11  # columns of SecondStageSignals' output
+def nearest_movies(users: np.ndarray, rows: np.ndarray, size: int, chunk: int = 512):
+    """(keys, cosines) of each movie's NEIGHBOURS nearest movies by the cosine of their binary
+    rating columns. Dense over users x movies, in chunks of movies: fine for MovieLens 100K
+    and 1M; larger catalogues need a sparse co-occurrence count."""
+    _, user_rows = np.unique(users, return_inverse=True)
+    rated = np.zeros((user_rows.max() + 1 if len(user_rows) else 0, size), np.float32)
+    rated[user_rows, rows] = 1.0
+    norms = np.sqrt(rated.sum(axis=0))
+    keys, weights = [], []
+    for start in range(0, size, chunk):
+        block = rated[:, start : start + chunk].T @ rated  # [chunk, size] co-ratings
+        cosine = block / np.maximum(norms[start : start + chunk, None] * norms[None, :], 1e-9)
+        own = np.arange(start, min(start + chunk, size))
+        cosine[own - start, own] = 0.0
+        best = np.argsort(-cosine, axis=1, kind="stable")[:, :NEIGHBOURS]
+        values = np.take_along_axis(cosine, best, axis=1)
+        keep = values > 0
+        keys.append((own[:, None] * size + best)[keep])
+        weights.append(values[keep])
+    return np.concatenate(keys).astype(np.int64), np.concatenate(weights).astype(np.float32)
+
+
+NUM_SIGNALS = 13  # columns of SecondStageSignals' output
 
 
 class SecondStageSignals(tf.keras.layers.Layer):
@@ -77,11 +116,12 @@ class SecondStageSignals(tf.keras.layers.Layer):
     Columns: adjacency of the candidate to the 1st, 2nd, 3rd newest history movie, its
     maximum and decayed sum over the history; log popularity; log days since the
     candidate's first rating at request time; retrieval score; log(1 + retrieval rank);
-    log(1 + history length); genre cosine with the history.
+    log(1 + history length); genre cosine with the history; sum and maximum of the
+    candidate's co-rating cosine to the KNN_HISTORY newest history movies.
 
     The tables must not contain the ratings the layer is trained to predict (their own
-    adjacency would be counted): training reads tables of the earlier window, and the
-    exported model `with_tables` of the whole training part.
+    adjacency would be counted): the scorer trains, and is exported, with tables of the
+    earlier window.
     """
 
     def __init__(self, tables: SignalTables, **kwargs):
@@ -97,6 +137,12 @@ class SecondStageSignals(tf.keras.layers.Layer):
         self.pairs = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(tables.pairs), tf.constant(tables.pair_weights)
+            ),
+            default_value=0.0,
+        )
+        self.neighbours = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(tables.neighbours), tf.constant(tables.neighbour_weights)
             ),
             default_value=0.0,
         )
@@ -127,6 +173,8 @@ class SecondStageSignals(tf.keras.layers.Layer):
             candidate_genres * tf.math.l2_normalize(history_genres, axis=1), axis=1
         )
         rank = tf.cast(inputs[F.RETRIEVAL_RANK.name], tf.float32)
+        newest_keys = history[:, :KNN_HISTORY] * self.size + candidate[:, tf.newaxis]
+        similar = self.neighbours.lookup(newest_keys) * present[:, :KNN_HISTORY]
         columns = [
             newest,
             tf.reduce_max(adjacency, axis=1, keepdims=True),
@@ -137,5 +185,7 @@ class SecondStageSignals(tf.keras.layers.Layer):
             tf.math.log1p(rank)[:, tf.newaxis],
             tf.math.log1p(tf.reduce_sum(present, axis=1, keepdims=True)),
             overlap[:, tf.newaxis],
+            tf.reduce_sum(similar, axis=1, keepdims=True),
+            tf.reduce_max(similar, axis=1, keepdims=True),
         ]
         return tf.concat(columns, axis=1)

@@ -127,3 +127,6 @@ def test_adjacency_and_popularity_tables_by_hand():
     assert np.isclose(out[0, 6], math.log1p(1.0))  # one day after its first rating
     assert out[0, 7] == 0.5 and np.isclose(out[1, 8], math.log1p(3))
     assert np.isclose(out[0, 9], math.log1p(2))  # two history movies
+    # co-rating cosine: a rated 1, 2, 3 and b rated 2, 3: cos(2, 3) = 2 / 2, cos(1, 3) = 1 / sqrt(2)
+    assert np.isclose(out[0, 11], 1.0 + 1 / math.sqrt(2)) and np.isclose(out[0, 12], 1.0)
+    assert out[1, 11] == 0.0  # nobody rated movie 4
