@@ -256,6 +256,19 @@ PROFILE_FEATURES = tuple(
 )
 
 
+def enabled_groups(
+    *, demographics: bool, time: bool, history: bool, movie_content: bool
+) -> set[Group]:
+    """The switchable groups that are on (CORE is always read)."""
+    switches = {
+        Group.DEMOGRAPHICS: demographics,
+        Group.TIME: time,
+        Group.HISTORY: history,
+        Group.MOVIE_CONTENT: movie_content,
+    }
+    return {group for group, on in switches.items() if on}
+
+
 def inputs_of(reader: Reader, groups: set[Group] | frozenset[Group]) -> tuple[str, ...]:
     """Input names of `reader`'s features in the enabled `groups` (CORE always), in
     registry order."""

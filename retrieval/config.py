@@ -44,13 +44,12 @@ class TowerConfig:
 
     def groups(self, has_demographics: bool) -> set[F.Group]:
         """The registry groups the towers read (demographics only where the data has them)."""
-        switches = {
-            F.Group.DEMOGRAPHICS: self.use_demographics and has_demographics,
-            F.Group.TIME: self.use_time,
-            F.Group.HISTORY: self.use_history,
-            F.Group.MOVIE_CONTENT: self.use_movie_content,
-        }
-        return {group for group, on in switches.items() if on}
+        return F.enabled_groups(
+            demographics=self.use_demographics and has_demographics,
+            time=self.use_time,
+            history=self.use_history,
+            movie_content=self.use_movie_content,
+        )
 
 
 @dataclasses.dataclass

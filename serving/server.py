@@ -36,15 +36,8 @@ from serving.manager import ModelManager, ServingError, State, read_config
 
 log = logging.getLogger(__name__)
 
-# TensorFlow's error classes -> gRPC codes (a failing graph op becomes the same status).
-_TF_CODES = {
-    tf.errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    tf.errors.OutOfRangeError: grpc.StatusCode.OUT_OF_RANGE,
-    tf.errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
-    tf.errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
-    tf.errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    tf.errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
-}
+# TensorFlow's error codes are the canonical (gRPC) status codes: an OpError keeps its code.
+_GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def _op_error_message(error: tf.errors.OpError) -> str:
@@ -155,9 +148,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as e:
             _abort(context, e)
         except tf.errors.OpError as e:
-            code = next(
-                (c for cls, c in _TF_CODES.items() if isinstance(e, cls)), grpc.StatusCode.INTERNAL
-            )
+            code = _GRPC_CODES.get(e.error_code, grpc.StatusCode.INTERNAL)
             _abort(context, ServingError(code, _op_error_message(e)))
         except Exception as e:  # anything else is our bug: report it, keep serving
             log.exception("Predict failed")

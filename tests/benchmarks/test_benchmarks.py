@@ -65,9 +65,7 @@ def test_serving_benchmark_times_every_path_over_grpc(models_dir, tmp_path):
         "two-stage, client-side",
         "two-stage, composite",
     ]
-    for row in result["paths"].values():
-        assert (
-            0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] and row["requests_per_second"] > 0
-        )
+    for row in result["paths"].values():  # one request at a time: throughput is 1 / mean latency
+        assert abs(row["requests_per_second"] * row["mean_ms"] / 1000 - 1) < 0.01
     assert "| two-stage, composite |" in (tmp_path / "serving.md").read_text()
     assert (tmp_path / "serving.png").read_bytes().startswith(b"\x89PNG")

@@ -60,3 +60,12 @@ def test_tfds_and_demographic_sets():
         "user_occupation_text",
         "user_zip_code",
     }
+
+
+def test_enabled_groups_are_the_switches_that_are_on():
+    on = F.enabled_groups(demographics=True, time=False, history=True, movie_content=False)
+    assert on == {F.Group.DEMOGRAPHICS, F.Group.HISTORY}
+    assert (
+        F.enabled_groups(demographics=False, time=False, history=False, movie_content=False)
+        == set()
+    )
