@@ -21,6 +21,8 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from core import features as F
+
 T = TypeVar("T")
 
 ENV_MOVIELENS_DIR = "RECSYS_MOVIELENS_DIR"
@@ -106,6 +108,33 @@ class TrainerConfig:
             raise ConfigError(f"trainer.optimizer={self.optimizer!r}: expected 'adam' or 'adagrad'")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("trainer.epochs and trainer.batch_size must be >= 1")
+
+
+@dataclasses.dataclass
+class FeatureSwitches:
+    """Which switchable feature groups of the registry (core.features.Group) a model reads.
+
+    Attributes:
+      use_demographics: Age (bucket and years), gender, occupation, zip prefix (only where
+        the dataset has them).
+      use_time: The request (or rating) time.
+      use_history: `recent_movie_ids`, the movies the user rated before.
+      use_movie_content: Title tokens and genres (ranking: and release year).
+    """
+
+    use_demographics: bool = True
+    use_time: bool = True
+    use_history: bool = True
+    use_movie_content: bool = True
+
+    def groups(self, has_demographics: bool) -> set[F.Group]:
+        """The registry groups that are on (demographics only where the data has them)."""
+        return F.enabled_groups(
+            demographics=self.use_demographics and has_demographics,
+            time=self.use_time,
+            history=self.use_history,
+            movie_content=self.use_movie_content,
+        )
 
 
 def load_config(cls: type[T], paths=None, overrides=()) -> T:

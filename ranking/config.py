@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from core import features as F
-from core.config import ConfigError, TrainerConfig
+from core.config import ConfigError, FeatureSwitches, TrainerConfig
 
 
 @dataclasses.dataclass
-class RankingModelConfig:
+class RankingModelConfig(FeatureSwitches):
     """Feature encoders, DCN-v2 cross network and deep network.
 
     Attributes:
@@ -35,19 +34,6 @@ class RankingModelConfig:
     deep_layers: tuple[int, ...] = (256, 64)
     dropout: float = 0.2
     l2: float = 1e-3
-    use_demographics: bool = True
-    use_movie_content: bool = True
-    use_time: bool = True
-    use_history: bool = True
-
-    def groups(self, has_demographics: bool) -> set[F.Group]:
-        """The registry groups the ranker read (demographics only where the data has them)."""
-        return F.enabled_groups(
-            demographics=self.use_demographics and has_demographics,
-            time=self.use_time,
-            history=self.use_history,
-            movie_content=self.use_movie_content,
-        )
 
 
 @dataclasses.dataclass

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from core import features as F
-from core.config import ConfigError, TrainerConfig
+from core.config import ConfigError, FeatureSwitches, TrainerConfig
 
 
 @dataclasses.dataclass
-class TowerConfig:
+class TowerConfig(FeatureSwitches):
     """Both towers' shape and which features they use.
 
     Attributes:
@@ -36,20 +35,7 @@ class TowerConfig:
     dropout: float = 0.1
     l2: float = 0.0
     normalize: bool = True
-    use_demographics: bool = True
-    use_time: bool = True
-    use_history: bool = True
-    use_movie_content: bool = True
     history_length: int = 10
-
-    def groups(self, has_demographics: bool) -> set[F.Group]:
-        """The registry groups the towers read (demographics only where the data has them)."""
-        return F.enabled_groups(
-            demographics=self.use_demographics and has_demographics,
-            time=self.use_time,
-            history=self.use_history,
-            movie_content=self.use_movie_content,
-        )
 
 
 @dataclasses.dataclass

@@ -64,7 +64,7 @@ class ValidationRecall(tf.keras.callbacks.Callback):
         log.info("epoch %d: %s=%.4f", epoch + 1, self.key, recall)
 
 
-def training_columns(prepared: Prepared, train: Columns) -> Columns:
+def training_columns(train: Columns) -> Columns:
     """Training ratings plus each movie's in-batch sampling probability (logQ correction)."""
     train = dict(train)
     _, inverse, counts = np.unique(train[F.MOVIE_ID.name], return_inverse=True, return_counts=True)
@@ -95,7 +95,7 @@ def train(
         SAMPLING_PROBABILITY,
     )
     part = prepared.parts["train"] if train_part is None else train_part
-    columns = training_columns(prepared, prepared.with_movie_features(part))
+    columns = training_columns(prepared.with_movie_features(part))
     data = to_tf_dataset(columns, tuple(dict.fromkeys(names)), cfg.trainer.batch_size, seed)
     validation = ValidationRecall(prepared, cfg.trainer.monitor_k)
     stopping = training.early_stopping(cfg.trainer, validation.key, "max")
