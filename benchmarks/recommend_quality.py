@@ -44,7 +44,13 @@ BATCH = 256
 TARGETS = {"hr@10": 0.20, "ndcg@10": 0.10, "vs_retrieval": 1.2}
 
 
-def run(cfg: PipelineConfig, output_dir: str, train: bool = True, grpc_pass: bool = True) -> dict:
+def run(
+    cfg: PipelineConfig,
+    output_dir: str,
+    train: bool = True,
+    grpc_pass: bool = True,
+    model_config: str = "configs/serving/models.config",
+) -> dict:
     """Trains both stages (unless `train` is false: then `cfg.export_dir` holds them), evaluates,
     writes the files; returns what it writes to `<output_dir>/recommend.json`."""
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split="temporal"))
@@ -57,7 +63,8 @@ def run(cfg: PipelineConfig, output_dir: str, train: bool = True, grpc_pass: boo
     targets = prepared.catalogue_rows(prepared.parts["test"][F.MOVIE_ID.name])
     lists = {}
     with tempfile.TemporaryDirectory() as scratch:
-        composite.export_recommender(cfg.export_dir, k=TOP, destination=scratch)
+        top = min(TOP, cfg.retrieval.index.k)  # a tiny catalogue retrieves fewer than 50
+        composite.export_recommender(cfg.export_dir, k=top, destination=scratch)
         recommender = tf.saved_model.load(os.path.join(scratch, contract.RECOMMENDER, "1"))
         lists["two-stage (ours)"] = _call_all(recommender, requests)[contract.MOVIE_IDS]
     retrieval = tf.saved_model.load(
@@ -108,7 +115,8 @@ def run(cfg: PipelineConfig, output_dir: str, train: bool = True, grpc_pass: boo
         "targets": _targets(rows),
     }
     if grpc_pass:
-        result["grpc"] = grpc_check(cfg, requests, lists["two-stage (ours)"][:, : cfg.k])
+        expected = lists["two-stage (ours)"][:, : cfg.k]
+        result["grpc"] = grpc_check(model_config, cfg.export_dir, requests, expected)
     markdown = to_markdown(result)
     write_report(os.path.join(output_dir, "recommend"), result, markdown)
     plots.bar_chart(
@@ -259,11 +267,13 @@ def sampled_hit_rates(
 ) -> dict:
     """NCF protocol: HR@10 of the test movie among 99 sampled movies the user never rated.
 
-    The two-stage model scores the 100 movies with the ranker, given each movie's retrieval
+    The two-stage model scores the 1 + 99 movies with the ranker, given each movie's retrieval
     score and its rank among all movies (query embedding . movie embeddings, as the
     brute-force index computes them)."""
     everything = [np.union1d(s, [t]) for s, t in zip(seen_rows, targets)]
-    negatives = M.sample_negatives(everything, len(catalogue_ids), 99, seed)
+    # 99 in the NCF protocol; fewer only when a tiny catalogue has fewer unrated movies
+    count = min([99] + [len(catalogue_ids) - len(e) for e in everything])
+    negatives = M.sample_negatives(everything, len(catalogue_ids), count, seed)
     query_inputs = {k: v for k, v in requests.items() if k != F.SEEN_MOVIE_IDS.name}
     query = _call_all(retrieval, query_inputs, contract.QUERY_EMBEDDING_SIGNATURE)[
         contract.QUERY_EMBEDDING
@@ -281,19 +291,21 @@ def sampled_hit_rates(
         np.take_along_axis(full, candidates, 1),
         np.take_along_axis(catalogue_ranks, candidates, 1),
     )[contract.SCORE]
-    others = np.tile(np.arange(1, 100), (len(score), 1))
+    others = np.tile(np.arange(1, count + 1), (len(score), 1))
     out["two-stage (ours)"] = M.hit_rate(
         M.sampled_ranks(score, np.zeros(len(score), int), others), 10
     )
     return out
 
 
-def grpc_check(cfg: PipelineConfig, requests: dict, expected: np.ndarray, users: int = 200) -> dict:
+def grpc_check(
+    model_config: str, export_dir: str, requests: dict, expected: np.ndarray, users: int = 200
+) -> dict:
     """The first `users` requests through the local gRPC server's `recommender`: the same top k?"""
     from serving.client import ServingClient
     from serving.server import serve_export_dir
 
-    server = serve_export_dir("configs/serving/models.config", cfg.export_dir)
+    server = serve_export_dir(model_config, export_dir)
     try:
         with ServingClient(server.address, timeout=60) as client:
             client.wait_until_available([contract.RECOMMENDER], timeout=300)

@@ -69,3 +69,45 @@ def test_serving_benchmark_times_every_path_over_grpc(models_dir, tmp_path):
         assert abs(row["requests_per_second"] * row["mean_ms"] / 1000 - 1) < 0.01
     assert "| two-stage, composite |" in (tmp_path / "serving.md").read_text()
     assert (tmp_path / "serving.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_recommend_benchmark_measures_the_exported_pipeline_against_every_peer(
+    tiny_movielens, tfds_cache, tmp_path
+):
+    from benchmarks import recommend_quality
+    from tests.conftest import MODELS_CONFIG
+
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
+    result = recommend_quality.run(cfg, str(tmp_path / "results"), model_config=MODELS_CONFIG)
+
+    assert result["users"] == 12  # one test rating per user
+    assert set(result["metrics"]) == {
+        "two-stage (ours)",
+        "retrieval alone",
+        "rating-ordered ranking",
+        "popularity",
+        "item-to-item (5 newest)",
+        "adjacency (newest movie)",
+    }
+    for name, row in result["metrics"].items():  # one test movie per user: a share of 12
+        assert abs(row["hr@10"] * 12 - round(row["hr@10"] * 12)) < 1e-9, name
+    # popularity, computed here from the generated records: counts of every user's earlier
+    # ratings, each user's unseen movies by count (ties: lower id), the last rating is the test
+    by_user = {}
+    for user, movie, _, time in tiny_movielens.ratings:
+        by_user.setdefault(user, []).append((time, int(movie)))
+    histories = {u: [m for _, m in sorted(r)] for u, r in by_user.items()}
+    counts = {}
+    for movies in histories.values():
+        for m in movies[:-1]:
+            counts[m] = counts.get(m, 0) + 1
+    catalogue = sorted(int(m) for m in tiny_movielens.movies)
+    hits = 0
+    for movies in histories.values():
+        unseen = [m for m in catalogue if m not in movies[:-1]]
+        top = sorted(unseen, key=lambda m: (-counts.get(m, 0), m))[:10]
+        hits += movies[-1] in top
+    assert result["metrics"]["popularity"]["hr@10"] == hits / 12
+    assert result["grpc"]["same_top_k"] == result["grpc"]["users"] == 12
+    assert "| two-stage (ours) |" in (tmp_path / "results" / "recommend.md").read_text()
+    assert (tmp_path / "results" / "recommend.png").read_bytes().startswith(b"\x89PNG")
