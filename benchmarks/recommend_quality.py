@@ -35,7 +35,7 @@ from pipelines import composite, jobs
 from pipelines.config import PipelineConfig
 from retrieval import metrics as M
 from retrieval import tune
-from serving import contract
+from serving import contract, recommend
 
 log = logging.getLogger(__name__)
 
@@ -130,26 +130,17 @@ def run(
 
 
 def test_requests(prepared: Prepared, history_length: int) -> dict[str, np.ndarray]:
-    """Each test user's request at the time of their test rating: profile features, their
-    `history_length` newest earlier movies, and every earlier movie as seen."""
+    """Each test user's request at the time of their test rating: their profile of earlier
+    ratings (`serving.recommend.build_profiles`: features, newest movies, every movie seen)."""
     test = prepared.parts["test"]
-    known = {
-        k: np.concatenate([prepared.parts["train"][k], prepared.parts["validation"][k]])
-        for k in (F.USER_ID.name, F.MOVIE_ID.name, F.TIMESTAMP.name)
-    }
-    by_user: dict[str, list] = {}
-    order = np.lexsort([known[F.TIMESTAMP.name], known[F.USER_ID.name]])
-    for i in order:
-        by_user.setdefault(known[F.USER_ID.name][i], []).append(known[F.MOVIE_ID.name][i])
-    users = test[F.USER_ID.name]
-    width = max(len(by_user.get(u, [])) for u in users) or 1
+    profiles = recommend.build_profiles(prepared.known(), history_length)
+    users = [profiles[u] for u in test[F.USER_ID.name]]
+    width = max(len(p.seen_movie_ids) for p in users) or 1
     seen = np.full((len(users), width), F.PAD, dtype=object)
     recent = np.full((len(users), history_length), F.PAD, dtype=object)
-    for row, user in enumerate(users):
-        movies = by_user.get(user, [])
-        seen[row, : len(movies)] = movies
-        newest = movies[::-1][:history_length]
-        recent[row, : len(newest)] = newest
+    for row, profile in enumerate(users):
+        seen[row, : len(profile.seen_movie_ids)] = profile.seen_movie_ids
+        recent[row, : len(profile.recent_movie_ids)] = profile.recent_movie_ids
     requests = {
         f.name: test[f.name]
         for f in F.PROFILE_FEATURES
@@ -221,10 +212,7 @@ def _top_unseen(scores: np.ndarray, ids: np.ndarray, seen_rows: list[np.ndarray]
 
 def peer_scores(prepared: Prepared, requests: dict) -> dict[str, np.ndarray]:
     """[users, num_movies] scores of the non-learned peers, from train + validation ratings."""
-    known = {
-        k: np.concatenate([prepared.parts["train"][k], prepared.parts["validation"][k]])
-        for k in (F.USER_ID.name, F.MOVIE_ID.name, F.TIMESTAMP.name)
-    }
+    known = prepared.known()  # sorted by (user, time, movie)
     num_movies = len(prepared.catalogue[F.MOVIE_ID.name])
     rows = prepared.catalogue_rows(known[F.MOVIE_ID.name])
     popularity = np.bincount(rows, minlength=num_movies).astype(np.float64)
@@ -235,9 +223,8 @@ def peer_scores(prepared: Prepared, requests: dict) -> dict[str, np.ndarray]:
     norms = np.sqrt(np.diag(co))
     cosine = co / np.maximum(np.outer(norms, norms), 1e-9)
     np.fill_diagonal(cosine, 0.0)
-    order = np.lexsort([known[F.TIMESTAMP.name], known[F.USER_ID.name]])
-    same = known[F.USER_ID.name][order][1:] == known[F.USER_ID.name][order][:-1]
-    before, after = rows[order][:-1][same], rows[order][1:][same]
+    same = known[F.USER_ID.name][1:] == known[F.USER_ID.name][:-1]
+    before, after = rows[:-1][same], rows[1:][same]
     adjacency = np.zeros((num_movies, num_movies))
     np.add.at(adjacency, (before, after), 1.0)
     np.add.at(adjacency, (after, before), 0.5)

@@ -43,6 +43,11 @@ class Prepared:
         """[n] int catalogue rows of movie ids (every rated movie is in the catalogue)."""
         return np.array([self.movie_index[m] for m in movie_ids], dtype=np.int64)
 
+    def known(self) -> Columns:
+        """Every rating but the test ones (train + validation), sorted by (user, time, movie)."""
+        rows = np.sort(np.concatenate([self.split.train, self.split.validation]))
+        return data.take(self.movielens.ratings, rows)
+
     def with_movie_features(self, columns: Columns) -> Columns:
         """`columns` plus every catalogue column (title, genres) of each row's movie."""
         rows = self.catalogue_rows(columns[F.MOVIE_ID.name])

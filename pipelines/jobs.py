@@ -232,9 +232,7 @@ def train_all(cfg: PipelineConfig) -> dict:
 
 def export_profiles(cfg: PipelineConfig, prepared: Prepared) -> str:
     """Writes every known user's profile (all but their test ratings) beside the models."""
-    keep = np.sort(np.concatenate([prepared.split.train, prepared.split.validation]))
-    known = {name: values[keep] for name, values in prepared.movielens.ratings.items()}
-    profiles = recommend.build_profiles(known, cfg.data.history_length)
+    profiles = recommend.build_profiles(prepared.known(), cfg.data.history_length)
     return recommend.save_profiles(cfg.export_dir, profiles, cfg.data.dataset)
 
 
