@@ -16,6 +16,7 @@ from core import env as _env  # noqa: F401  (before tensorflow)
 from core.config import ConfigError, load_config
 from core.reports import write_report
 from pipelines.config import PipelineConfig
+from serving.limits import RequestLimits
 
 log = logging.getLogger("recsys")
 
@@ -153,25 +154,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Runs the local TensorFlow Serving-compatible gRPC server until SIGTERM/SIGINT."""
     from google.protobuf import text_format
 
-    from serving import manager as manager_lib
     from serving.config_protos import BatchingParameters
-    from serving.server import LocalServer, import_scann_ops, prefix_resolver
+    from serving.server import LocalServer, ServerOptions, import_scann_ops, local_manager
 
-    config = manager_lib.read_config(args.model_config)
     if args.batching_config:  # validated, so a typo fails here too; batching itself is TF Serving's
         with open(args.batching_config) as f:
             text_format.Parse(f.read(), BatchingParameters())
         log.info("%s is valid; the local server does not batch requests", args.batching_config)
     import_scann_ops()
-    resolver = prefix_resolver({"/models": args.models_dir}) if args.models_dir else (lambda p: p)
-    server = LocalServer(
-        manager_lib.ModelManager(config, resolver),
+    options = ServerOptions(
         host=args.host,
         port=args.port,
         workers=args.workers,
         max_message_bytes=args.max_message_mb << 20,
         poll_seconds=args.poll_seconds,
-    ).start()
+        limits=RequestLimits(
+            max_rows=args.max_rows_per_request,
+            max_tensor_elements=args.max_elements_per_tensor,
+            max_request_elements=args.max_elements_per_request,
+            max_string_bytes=args.max_string_bytes,
+        ),
+        allow_config_reload=args.allow_config_reload,
+        grace_seconds=args.grace_seconds,
+        ssl_config_file=args.ssl_config_file or "",
+        socket_path=args.grpc_socket_path or "",
+        channel_arguments=args.grpc_channel_arguments or "",
+        model_config_file=args.model_config,
+        config_poll_seconds=args.model_config_file_poll_wait_seconds,
+    )
+    if options.host not in ("127.0.0.1", "localhost", "::1") and not options.ssl_config_file:
+        log.warning(
+            "serving on %s without TLS: anyone who can reach it can call it "
+            "(give --ssl-config-file for TLS and client certificates)",
+            options.host,
+        )
+    try:
+        server = LocalServer(local_manager(args.model_config, args.models_dir), options).start()
+    except (OSError, ValueError) as e:
+        log.error("%s", e)
+        return 1
     server.wait_for_termination()
     return 0
 
@@ -375,15 +396,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default loopback only)"
     )
     serve_parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
-    serve_parser.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
     serve_parser.add_argument(
-        "--max-message-mb", type=int, default=64, help="largest request/response, MiB"
+        "--workers", type=int, default=8, help="threads running models (default 8)"
     )
     serve_parser.add_argument(
-        "--poll-seconds", type=float, default=2.0, help="how often version folders are checked"
+        "--max-message-mb", type=int, default=64, help="largest request/response, MiB (default 64)"
+    )
+    serve_parser.add_argument(
+        "--poll-seconds",
+        "--file_system_poll_wait_seconds",
+        type=float,
+        default=2.0,
+        help="how often version folders are checked (default 2)",
     )
     serve_parser.add_argument(
         "--batching-config", help="BatchingParameters file to validate (not applied locally)"
+    )
+    limits = RequestLimits()
+    for flag, default, what in (
+        ("--max-rows-per-request", limits.max_rows, "rows (batch size) per request"),
+        ("--max-elements-per-tensor", limits.max_tensor_elements, "elements of one input"),
+        ("--max-elements-per-request", limits.max_request_elements, "elements of all inputs"),
+        ("--max-string-bytes", limits.max_string_bytes, "bytes of one string value"),
+    ):
+        serve_parser.add_argument(
+            flag, type=int, default=default, help=f"at most this many {what} (default {default})"
+        )
+    serve_parser.add_argument(
+        "--allow-config-reload",
+        action="store_true",
+        help="let clients change the served models with HandleReloadConfigRequest (default off)",
+    )
+    serve_parser.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="re-read --model-config this often, applying changes (default 0: read once)",
+    )
+    serve_parser.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, how long in-flight requests may finish (default 30)",
+    )
+    serve_parser.add_argument(
+        "--ssl-config-file",
+        "--ssl_config_file",
+        help="TensorFlow Serving SSLConfig text proto: TLS and optional client certificates",
+    )
+    serve_parser.add_argument(
+        "--grpc-socket-path", "--grpc_socket_path", help="also listen on this unix socket"
+    )
+    serve_parser.add_argument(
+        "--grpc-channel-arguments",
+        "--grpc_channel_arguments",
+        help='gRPC server arguments, "key=value,..."',
     )
     serve_parser.set_defaults(handler=cmd_serve)
 

@@ -51,6 +51,7 @@ class RecommenderModule(tf.Module):
         }
 
     def _serve(self, **inputs):
+        inputs = same_rows(inputs)
         retrieve = self.retrieval.signatures[contract.SERVING_DEFAULT]
         retrieved = retrieve(**{k: inputs[k] for k in self.retrieval_inputs})
         ids = retrieved[contract.MOVIE_IDS]  # [batch, N]
@@ -77,6 +78,23 @@ class RecommenderModule(tf.Module):
             contract.PREDICTED_RATING: tf.gather(rating, best, batch_dims=1),
             contract.MOVIE_TITLE: tf.gather(titles, best, batch_dims=1),
         }
+
+
+def same_rows(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The inputs, once every one has the same number of rows (one row per user: nothing is
+    broadcast, so a one-row `seen_movie_ids` cannot silently apply to every user)."""
+    names = sorted(inputs)
+    rows = tf.shape(inputs[names[0]])[0]
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(inputs[name])[0],
+            rows,
+            message=f"input {name} must have as many rows as {names[0]} (one row per user)",
+        )
+        for name in names[1:]
+    ]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in inputs.items()}
 
 
 def latest_version(export_dir: str, model: str) -> str:

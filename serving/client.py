@@ -38,15 +38,20 @@ class ServingClientError(Exception):
 
 
 class NotFoundError(ServingClientError):
-    """Unknown model, version, label or signature."""
+    """Unknown model, or a version that is not loaded."""
 
 
 class InvalidArgumentError(ServingClientError):
-    """The request does not fit the signature (missing, extra or mistyped inputs)."""
+    """The request does not fit the signature (missing, extra or mistyped inputs), breaks a
+    request limit, or names an unknown version label."""
+
+
+class FailedPreconditionError(ServingClientError):
+    """The model cannot do what was asked (e.g. it has no signature of that name)."""
 
 
 class UnavailableError(ServingClientError):
-    """Server unreachable, or the model not loaded yet (after retries)."""
+    """Server unreachable, shutting down, or overloaded (after retries)."""
 
 
 class DeadlineExceededError(ServingClientError):
@@ -57,6 +62,7 @@ _ERRORS = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
 }
 
@@ -197,6 +203,8 @@ class ServingClient:
         response.metadata["signature_def"].Unpack(signature_map)
         signatures = {}
         for name, sig in signature_map.signature_def.items():
+            if name == contract.INIT_OP_SIGNATURE:
+                continue
             signatures[name] = {
                 "inputs": {k: tf.dtypes.as_dtype(v.dtype).name for k, v in sig.inputs.items()},
                 "outputs": {k: tf.dtypes.as_dtype(v.dtype).name for k, v in sig.outputs.items()},

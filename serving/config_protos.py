@@ -1,10 +1,11 @@
 """TensorFlow Serving config messages that the tensorflow-serving-api wheel leaves out.
 
 The wheel ships ModelServerConfig but not BatchingParameters
-(servables/tensorflow/session_bundle_config.proto) nor MonitoringConfig
-(config/monitoring_config.proto). They are declared here with TensorFlow Serving's
-field names and numbers (BatchingParameters' stable fields 1-7), so configs/serving/
-files are checked against the same schema the server parses.
+(servables/tensorflow/session_bundle_config.proto), MonitoringConfig
+(config/monitoring_config.proto) nor SSLConfig (config/ssl_config.proto). They are
+declared here with TensorFlow Serving's field names and numbers (BatchingParameters'
+stable fields 1-7), so configs/serving/ files are checked against the same schema the
+server parses.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def _build():
         label=_F.LABEL_OPTIONAL,
         type_name=".tensorflow.serving.PrometheusConfig",
     )
+    ssl = file.message_type.add(name="SSLConfig")
+    for number, name in enumerate(("server_key", "server_cert", "custom_ca"), 1):
+        ssl.field.add(name=name, number=number, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
+    ssl.field.add(name="client_verify", number=4, type=_F.TYPE_BOOL, label=_F.LABEL_OPTIONAL)
     pool.Add(file)
     return (
         message_factory.GetMessageClass(
@@ -66,7 +71,8 @@ def _build():
         message_factory.GetMessageClass(
             pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig")
         ),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.SSLConfig")),
     )
 
 
-BatchingParameters, MonitoringConfig = _build()
+BatchingParameters, MonitoringConfig, SSLConfig = _build()

@@ -17,6 +17,7 @@ RECOMMENDER = "recommender"  # retrieval + seen-filter + ranking in one graph
 # Signatures.
 SERVING_DEFAULT = "serving_default"
 QUERY_EMBEDDING_SIGNATURE = "query_embedding"
+INIT_OP_SIGNATURE = "__saved_model_init_op"  # listed in metadata, as TF Serving does; not callable
 
 # Output keys.
 MOVIE_IDS = "movie_ids"  # [batch, k] string

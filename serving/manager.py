@@ -2,10 +2,18 @@
 
 Reads a `ModelServerConfig` (configs/serving/models.config), polls each model's base
 path, loads the versions its version policy asks for, unloads the others, and keeps
-TensorFlow Serving's per-version states (LOADING, AVAILABLE, END) and errors. Only
-complete version directories are loaded: a numeric directory holding saved_model.pb
-(exports rename a finished temporary directory into place, so a half-written model
-is never numeric).
+TensorFlow Serving's per-version states (LOADING, AVAILABLE, END) and errors:
+
+- Only complete version directories are candidates: a numeric directory holding
+  saved_model.pb (exports rename a finished temporary directory into place).
+- The served set follows the folders on disk: a deleted version is unloaded, and under a
+  `latest` policy the previous one is loaded again.
+- A version that failed to load is retried when its files change (a half-copied folder
+  that is completed later, a truncated saved_model.pb that is repaired).
+- Availability first: a version no longer wanted stays loaded until a wanted one is
+  available (unless its folder is gone).
+- Config reloads are validated as TensorFlow Serving's ServerCore validates them, plus
+  one rule of this server: every base path must lie inside the models root.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -25,6 +34,7 @@ from tensorflow_serving.config import model_server_config_pb2
 log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
+PLATFORM = "tensorflow"
 
 
 class ServingError(Exception):
@@ -36,6 +46,10 @@ class ServingError(Exception):
         self.message = message
 
 
+def invalid(message: str) -> ServingError:
+    return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
 @dataclasses.dataclass
 class Version:
     """One version of one model.
@@ -45,14 +59,18 @@ class Version:
       path: Version directory.
       state: TensorFlow Serving's ModelVersionStatus.State.
       error: Why loading failed ("" if it did not).
+      fingerprint: The version folder's files (names, sizes, mtimes) when it was loaded or
+        failed; a failed version is retried when this changes.
       model: The loaded SavedModel (tf.saved_model.load), when AVAILABLE.
-      signature_defs: The SignatureDef protos from saved_model.pb, when AVAILABLE.
+      signature_defs: The SignatureDef protos from saved_model.pb, when AVAILABLE
+        (`__saved_model_init_op` included, as TensorFlow Serving reports it).
     """
 
     number: int
     path: str
     state: int = State.START
     error: str = ""
+    fingerprint: tuple = ()
     model: object = None
     signature_defs: dict = dataclasses.field(default_factory=dict)
 
@@ -84,6 +102,20 @@ def complete_versions(base_path: str) -> dict[int, str]:
     return out
 
 
+def fingerprint(path: str) -> tuple:
+    """(relative path, size, mtime) of every file under a version folder."""
+    out = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            out.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(out))
+
+
 def wanted_versions(policy, available: list[int]) -> set[int]:
     """The versions a ServableVersionPolicy asks for (default: the latest one)."""
     which = policy.WhichOneof("policy_choice")
@@ -102,38 +134,162 @@ def load_saved_model(path: str) -> tuple[object, dict]:
     proto = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as f:
         proto.ParseFromString(f.read())
-    signature_defs = dict(proto.meta_graphs[0].signature_def)
-    signature_defs.pop("__saved_model_init_op", None)
-    return tf.saved_model.load(path), signature_defs
+    return tf.saved_model.load(path), dict(proto.meta_graphs[0].signature_def)
+
+
+def platform_of(config: model_server_config_pb2.ModelConfig) -> str:
+    """The model's platform, as ServerCore's GetPlatform reads it (model_type is deprecated)."""
+    if config.model_type:
+        if config.model_platform:
+            raise invalid(
+                "Illegal setting both ModelServerConfig::model_type (deprecated) and "
+                f"ModelServerConfig::model_platform, model name is {config.name}"
+            )
+        if config.model_type != model_server_config_pb2.TENSORFLOW:
+            raise invalid(
+                f"ModelServerConfig::model_type choice {config.model_type} not supported."
+            )
+        return PLATFORM
+    if not config.model_platform:
+        raise invalid(
+            "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+            f"ModelServerConfig::model_platform, model name is {config.name}"
+        )
+    return config.model_platform
+
+
+def validate_config(
+    config: model_server_config_pb2.ModelServerConfig,
+    previous: dict[str, model_server_config_pb2.ModelConfig],
+) -> None:
+    """ServerCore's checks of a new config (raises INVALID_ARGUMENT naming the model)."""
+    if config.WhichOneof("config") != "model_config_list":
+        raise invalid(
+            "ServerModelConfig type not supported by HandleReloadConfigRequest. Only "
+            "ModelConfigList is currently supported"
+        )
+    names: set[str] = set()
+    for model in config.model_config_list.config:
+        if not model.name:
+            raise invalid(f"Model with base_path {model.base_path!r} has no name")
+        if model.name in names:
+            raise invalid(f"Illegal to list model {model.name} multiple times in config list")
+        names.add(model.name)
+        if not os.path.isabs(model.base_path):
+            raise invalid(
+                f"Expected model {model.name} to have an absolute path or URI; got "
+                f"base_path()={model.base_path}"
+            )
+        platform = platform_of(model)
+        if platform != PLATFORM:
+            raise invalid(f"Model {model.name} requests unsupported platform {platform}")
+        old = previous.get(model.name)
+        if old is not None and platform_of(old) != platform:
+            raise invalid(
+                f"Illegal to change a model's platform. For model {model.name} platform was "
+                f"{platform_of(old)} and new platform requested is {platform}"
+            )
 
 
 class ModelManager:
-    """Loads and unloads versions per the config; answers lookups thread-safely."""
+    """Loads and unloads versions per the config; answers lookups thread-safely.
+
+    Args:
+      config: The initial ModelServerConfig (trusted: it comes from the operator).
+      resolve_path: Maps a config base_path to a local folder (e.g. /models -> ./models).
+      loader: Loads one version folder: (model, signature_defs).
+      models_root: The folder every base path given to `reload` must resolve into
+        (symlinks followed); None allows any folder (only for tests of the manager).
+    """
 
     def __init__(
         self,
         config: model_server_config_pb2.ModelServerConfig,
         resolve_path: Callable[[str], str] = lambda p: p,
         loader: Callable[[str], tuple[object, dict]] = load_saved_model,
+        models_root: str | None = None,
     ):
         self._lock = threading.RLock()
+        self._poll_lock = threading.Lock()
         self._resolve = resolve_path
         self._loader = loader
+        self.models_root = os.path.realpath(models_root) if models_root else None
         self._versions: dict[str, dict[int, Version]] = {}
-        self._configs: dict = {}
-        self.set_config(config)
+        self._configs: dict[str, model_server_config_pb2.ModelConfig] = {}
+        validate_config(config, {})
+        self._apply(config)
 
-    def set_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
-        """Replaces the model list (HandleReloadConfigRequest); takes effect at the next poll."""
-        if config.WhichOneof("config") != "model_config_list":
-            raise ValueError("only model_config_list configs are supported")
+    # --- configuration -------------------------------------------------------------------
+
+    def _apply(self, config: model_server_config_pb2.ModelServerConfig) -> list[str]:
+        """Makes `config` the model list; returns the names of models new to it. Dropped
+        models' versions are unloaded and stay listed as END; a model whose base path
+        changed starts again from the new folder."""
         with self._lock:
-            self._configs = {m.name: m for m in config.model_config_list.config}
-            for name in list(self._versions):
-                if name not in self._configs:
-                    del self._versions[name]
-            for name in self._configs:
+            new_configs = {m.name: m for m in config.model_config_list.config}
+            added = [n for n in new_configs if n not in self._configs]
+            for name, old in self._configs.items():
+                moved = name in new_configs and new_configs[name].base_path != old.base_path
+                if name not in new_configs or moved:
+                    self._unload_all(name)
+                if moved:
+                    self._versions[name] = {}
+            self._configs = new_configs
+            for name in new_configs:
                 self._versions.setdefault(name, {})
+            return added
+
+    def reload(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        """HandleReloadConfigRequest: validate, apply, load, and wait as ServerCore does.
+
+        Returns when every model new to the config has a version AVAILABLE.
+
+        Raises:
+          ServingError: INVALID_ARGUMENT for a config TensorFlow Serving rejects or a base
+            path outside the models root (nothing changes); FAILED_PRECONDITION for a label
+            on a version that is not available; UNKNOWN naming the models that did not
+            become available (the rest of the config is applied, as in TensorFlow Serving).
+        """
+        with self._lock:
+            validate_config(config, self._configs)
+            self._check_inside_root(config)
+            added = self._apply(config)
+        self.poll()
+        with self._lock:
+            failed = []
+            for name in added:
+                versions = self._versions.get(name, {})
+                if not any(v.state == State.AVAILABLE for v in versions.values()):
+                    errors = [f" due to error: {v.error}" for v in versions.values() if v.error]
+                    failed.append(f"{{name: {name} version: latest{''.join(errors[:1])}}}")
+            if failed:
+                raise ServingError(
+                    grpc.StatusCode.UNKNOWN,
+                    f"{len(failed)} model(s) did not become available: {{{', '.join(failed)}, }}",
+                )
+            self._check_labels()
+
+    def _check_inside_root(self, config) -> None:
+        if self.models_root is None:
+            return
+        for model in config.model_config_list.config:
+            real = os.path.realpath(self._resolve(model.base_path))
+            if os.path.commonpath([real, self.models_root]) != self.models_root:
+                raise invalid(
+                    f"Model {model.name}: base_path {model.base_path} is outside the models "
+                    "folder this server was started with; only models inside it can be loaded"
+                )
+
+    def _check_labels(self) -> None:
+        for name, config in self._configs.items():
+            for number in config.version_labels.values():
+                version = self._versions[name].get(number)
+                if version is None or version.state != State.AVAILABLE:
+                    raise ServingError(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"Request to assign label to version {number} of model {name}, "
+                        "which is not currently available for inference",
+                    )
 
     @property
     def model_names(self) -> list[str]:
@@ -143,60 +299,95 @@ class ModelManager:
     def base_path(self, name: str) -> str:
         return self._resolve(self._configs[name].base_path)
 
-    def poll(self) -> None:
-        """One pass: load wanted versions not yet loaded, then unload the unwanted ones.
-
-        Availability-preserving, like TensorFlow Serving's default policy: a version that
-        is no longer wanted stays loaded until a wanted version is available, so a new
-        version that fails to load leaves the previous one serving.
-        """
+    def public_path(self, name: str, text: str) -> str:
+        """`text` with the model's local folder shown as its configured base_path: clients see
+        the config's paths, never the server's file system."""
         with self._lock:
-            configs = dict(self._configs)
-        for name, config in configs.items():
-            on_disk = complete_versions(self.base_path(name))
-            wanted = wanted_versions(config.model_version_policy, list(on_disk))
+            config = self._configs.get(name)
+        if config is None:
+            return text
+        local = self.base_path(name)
+        for path in {local, os.path.realpath(local)}:
+            text = text.replace(path.rstrip("/"), config.base_path.rstrip("/"))
+        return text
+
+    # --- polling -------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """One pass over every model's folder: load what the policy wants and is not loaded
+        (or failed and changed since), unload what is no longer wanted or is gone."""
+        with self._poll_lock:
             with self._lock:
-                versions = self._versions.setdefault(name, {})
-                todo = [
-                    n
-                    for n in sorted(wanted)
-                    if n not in versions or versions[n].state == State.START
-                ]
-                for number in todo:
+                configs = dict(self._configs)
+            for name, config in configs.items():
+                self._poll_model(name, config)
+
+    def _poll_model(self, name: str, config) -> None:
+        on_disk = complete_versions(self.base_path(name))
+        wanted = wanted_versions(config.model_version_policy, list(on_disk))
+        todo = []
+        with self._lock:
+            if self._configs.get(name) is not config:
+                return  # reconfigured meanwhile
+            versions = self._versions[name]
+            for number in sorted(wanted):
+                current = versions.get(number)
+                stamp = fingerprint(on_disk[number])
+                retry = (
+                    current is not None
+                    and current.state == State.END
+                    and (not current.error or current.fingerprint != stamp)
+                )
+                if current is None or current.state == State.START or retry:
                     versions[number] = Version(number, on_disk[number], State.LOADING)
-            for number in todo:
-                self._load(name, versions[number])
-            with self._lock:
-                if any(versions[n].state == State.AVAILABLE for n in wanted if n in versions):
-                    for number, version in versions.items():
-                        if number not in wanted and version.state == State.AVAILABLE:
-                            log.info("unloading %s version %d", name, number)
-                            version.model, version.state = None, State.END
+                    versions[number].fingerprint = stamp
+                    todo.append(versions[number])
+        for version in todo:
+            self._load(name, version)
+        with self._lock:
+            wanted_up = any(versions[n].state == State.AVAILABLE for n in wanted if n in versions)
+            for number, version in versions.items():
+                gone = number not in on_disk
+                if version.state == State.AVAILABLE and (
+                    gone or (number not in wanted and wanted_up)
+                ):
+                    log.info(
+                        "unloading %s version %d%s", name, number, " (deleted)" if gone else ""
+                    )
+                    version.model, version.state = None, State.END
 
     def _load(self, name: str, version: Version) -> None:
         log.info("loading %s version %d from %s", name, version.number, version.path)
+        start = time.monotonic()
         try:
             model, signature_defs = self._loader(version.path)
         except Exception as e:  # a broken export must not stop the server
             log.error("could not load %s version %d: %s", name, version.number, e)
+            error = self.public_path(name, f"{type(e).__name__}: {e}")
             with self._lock:
-                version.state, version.error = State.END, f"{type(e).__name__}: {e}"
+                version.state, version.error = State.END, error
             return
         with self._lock:
-            version.model, version.signature_defs, version.state = (
-                model,
-                signature_defs,
-                State.AVAILABLE,
-            )
-        log.info("%s version %d is available", name, version.number)
+            version.model, version.signature_defs = model, signature_defs
+            version.state, version.error = State.AVAILABLE, ""
+        log.info(
+            "%s version %d is available (%.1f s)", name, version.number, time.monotonic() - start
+        )
+
+    def _unload_all(self, name: str) -> None:
+        for version in self._versions.get(name, {}).values():
+            if version.state in (State.AVAILABLE, State.LOADING, State.START):
+                version.model, version.state = None, State.END
+
+    # --- lookups -------------------------------------------------------------------------
 
     def get(self, name: str, version: int | None = None, label: str = "") -> Version:
         """The servable for a request's model spec: a snapshot, so a version unloaded while
         the request runs stays usable until the request ends.
 
         Raises:
-          ServingError: NOT_FOUND for an unknown model, version or label; UNAVAILABLE when
-            the model is known but the version asked for is not loaded (yet).
+          ServingError: NOT_FOUND for an unknown model or a version not loaded (TensorFlow
+            Serving's "Servable not found for request"); INVALID_ARGUMENT for an unknown label.
         """
         with self._lock:
             if name not in self._configs:
@@ -206,11 +397,7 @@ class ModelManager:
             if label:
                 labels = dict(self._configs[name].version_labels)
                 if label not in labels:
-                    raise ServingError(
-                        grpc.StatusCode.NOT_FOUND,
-                        f"Unrecognized servable version label: {label} "
-                        f"(model {name} has {sorted(labels)})",
-                    )
+                    raise invalid(f"Unrecognized servable version label: {label}")
                 version = labels[label]
             available = {
                 n: v for n, v in self._versions[name].items() if v.state == State.AVAILABLE
@@ -218,45 +405,46 @@ class ModelManager:
             if version is not None:
                 if version in available:
                     return dataclasses.replace(available[version])
-                known = version in self._versions[name] or version in complete_versions(
-                    self.base_path(name)
-                )
-                code = grpc.StatusCode.UNAVAILABLE if known else grpc.StatusCode.NOT_FOUND
                 raise ServingError(
-                    code, f"Servable not found for request: Specific({name}, {version})"
+                    grpc.StatusCode.NOT_FOUND,
+                    f"Servable not found for request: Specific({name}, {version})",
                 )
             if not available:
                 raise ServingError(
-                    grpc.StatusCode.UNAVAILABLE,
-                    f"Servable {name} has no version loaded yet: Latest({name})",
+                    grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})"
                 )
             return dataclasses.replace(available[max(available)])
 
     def statuses(self, name: str, version: int | None = None) -> list[Version]:
-        """Every known version of a model (or one), newest first.
+        """Every known version of a model (or one), newest first; models dropped from the
+        config keep their versions, listed as END.
 
         Raises:
           ServingError: NOT_FOUND for an unknown model or version.
         """
         with self._lock:
-            if name not in self._configs:
-                raise ServingError(
-                    grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}"
-                )
-            versions = self._versions[name]
+            versions = self._versions.get(name, {})
             if version is not None:
                 if version not in versions:
                     raise ServingError(
                         grpc.StatusCode.NOT_FOUND,
                         f"Could not find version {version} of model {name}",
                     )
-                return [versions[version]]
-            return [versions[n] for n in sorted(versions, reverse=True)]
+                return [dataclasses.replace(versions[version])]
+            if not versions:
+                raise ServingError(
+                    grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}"
+                )
+            return [dataclasses.replace(versions[n]) for n in sorted(versions, reverse=True)]
 
-    def all_available(self) -> bool:
-        """Whether every configured model has at least one version loaded."""
+    def available(self, name: str) -> bool:
+        """Whether a configured model has a version AVAILABLE."""
         with self._lock:
-            return all(
-                any(v.state == State.AVAILABLE for v in self._versions[n].values())
-                for n in self._configs
+            return name in self._configs and any(
+                v.state == State.AVAILABLE for v in self._versions[name].values()
             )
+
+    def any_available(self) -> bool:
+        """Whether any configured model can answer (readiness: the server is useful)."""
+        with self._lock:
+            return any(self.available(name) for name in self._configs)

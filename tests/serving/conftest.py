@@ -7,23 +7,21 @@ import pytest
 from tests.conftest import MODELS_CONFIG
 
 
-def start_server(folder):
+def start_server(folder, **options):
     """The local server over `folder` on a free loopback port, with models.config plus a model
-    that has no version yet ("pending"); polls every 0.2 s; returns once every model is up."""
+    that has no version yet ("pending"); polls every 0.2 s; config reload allowed; `options`
+    override other ServerOptions. Returns once every model is up."""
     from serving import contract, manager
     from serving.client import ServingClient
-    from serving.server import LocalServer, import_scann_ops, prefix_resolver
+    from serving.server import LocalServer, ServerOptions, import_scann_ops, local_manager
 
     config = manager.read_config(MODELS_CONFIG)
     config.model_config_list.config.add(
         name="pending", base_path="/models/pending", model_platform="tensorflow"
     )
     assert import_scann_ops()
-    running = LocalServer(
-        manager.ModelManager(config, prefix_resolver({"/models": str(folder)})),
-        port=0,
-        poll_seconds=0.2,
-    ).start()
+    options = ServerOptions(port=0, poll_seconds=0.2, allow_config_reload=True, **options)
+    running = LocalServer(local_manager(config, str(folder)), options).start()
     with ServingClient(running.address) as client:
         client.wait_until_available(
             [

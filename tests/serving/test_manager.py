@@ -20,7 +20,9 @@ def _version(base, number):
 
 def _manager(base, policy=""):
     config = model_server_config_pb2.ModelServerConfig()
-    model = config.model_config_list.config.add(name="m", base_path=str(base))
+    model = config.model_config_list.config.add(
+        name="m", base_path=str(base), model_platform="tensorflow"
+    )
     if policy == "all":
         model.model_version_policy.all.SetInParent()
     loads = []
@@ -70,7 +72,7 @@ def test_unknown_and_unloaded(tmp_path):
     manager, _ = _manager(tmp_path, policy="all")
     with pytest.raises(ServingError) as e:
         manager.get("m")
-    assert e.value.code == grpc.StatusCode.UNAVAILABLE
+    assert e.value.code == grpc.StatusCode.NOT_FOUND  # TF Serving: no servable is NOT_FOUND
     with pytest.raises(ServingError) as e:
         manager.get("other")
     assert e.value.code == grpc.StatusCode.NOT_FOUND

@@ -12,7 +12,13 @@ import pytest
 from tensorflow_serving.apis import predict_pb2
 
 from serving import contract
-from serving.client import InvalidArgumentError, NotFoundError, ServingClient, UnavailableError
+from serving.client import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ServingClient,
+    UnavailableError,
+)
 from serving.recommend import UserProfile
 
 PROFILE = UserProfile(
@@ -109,7 +115,7 @@ def test_version_label_and_unknown_label(client):
         contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), **ONE_CANDIDATE}, label="stable"
     )
     assert out[contract.PREDICTED_RATING].shape == (1,)
-    with pytest.raises(NotFoundError, match="canary"):
+    with pytest.raises(InvalidArgumentError, match="Unrecognized servable version label: canary"):
         client.predict(
             contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), **ONE_CANDIDATE}, label="canary"
         )
@@ -120,10 +126,10 @@ def test_version_label_and_unknown_label(client):
     [
         ({"model": "nope"}, NotFoundError, "Servable not found"),
         ({"version": 7}, NotFoundError, "Specific"),
-        ({"model": "pending"}, UnavailableError, "no version loaded yet"),
-        ({"signature": "nope"}, InvalidArgumentError, 'signature name: "nope" not found'),
-        ({"drop": "user_id"}, InvalidArgumentError, r"Missing but required: \['user_id'\]"),
-        ({"extra": "bogus"}, InvalidArgumentError, r"Sent extra: \['bogus'\]"),
+        ({"model": "pending"}, NotFoundError, r"Latest\(pending\)"),
+        ({"signature": "nope"}, FailedPreconditionError, 'signature key "nope" not found'),
+        ({"drop": "user_id"}, InvalidArgumentError, r"Missing but required: \{user_id\}"),
+        ({"extra": "bogus"}, InvalidArgumentError, r"Sent extra: \{bogus\}"),
         (
             {"retype": "timestamp"},
             InvalidArgumentError,
@@ -162,15 +168,23 @@ def test_bad_requests_get_tf_serving_status_codes(client, change, error, message
     assert client.predict(contract.RETRIEVAL_BRUTEFORCE, inputs)[contract.MOVIE_IDS].shape == (1, 5)
 
 
-def test_errors_inside_the_graph_are_invalid_argument(client):
+def test_batch_size_mismatches_name_the_inputs(client):
     bad = {**PROFILE.inputs(RETRIEVAL_INPUTS), **CANDIDATES, "user_id": ["1", "1"]}
-    with pytest.raises(InvalidArgumentError, match="length 1 or the number of movie_id"):
+    with pytest.raises(InvalidArgumentError, match="movie_id: 3.*user_id: 2"):
         client.predict(contract.RANKING, bad)
+    # the ranking model broadcasts a one-row user over its candidates (documented) ...
+    assert client.predict(contract.RANKING, {**PROFILE.inputs(RETRIEVAL_INPUTS), **CANDIDATES})
+    # ... the recommender does not: one row per user, checked inside its graph
+    keys = client.metadata(contract.RECOMMENDER)["signatures"]["serving_default"]["inputs"]
+    two_users = {key: value * 2 for key, value in PROFILE.inputs(keys).items()}
+    two_users[contract.SEEN_MOVIE_IDS] = two_users[contract.SEEN_MOVIE_IDS][:1]
+    with pytest.raises(InvalidArgumentError, match="seen_movie_ids must have as many rows"):
+        client.predict(contract.RECOMMENDER, two_users)
 
 
 def test_missing_model_name_and_unsupported_metadata_field(client):
     request = predict_pb2.PredictRequest()
-    with pytest.raises(InvalidArgumentError, match="Missing ModelSpec"):
+    with pytest.raises(InvalidArgumentError, match="ModelSpec has no name"):
         client._call(client.prediction.Predict, request)
     from tensorflow_serving.apis import get_model_metadata_pb2
 
