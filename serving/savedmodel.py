@@ -67,6 +67,43 @@ def versions(base: str) -> list[int]:
     )
 
 
+_TMP = ".tmp-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(base: str) -> list[str]:
+    """Deletes `.tmp-<pid>-*` folders under `base` whose exporting process is gone (an export
+    that was killed); returns what was deleted. Another live export's folder is kept."""
+    removed = []
+    for name in os.listdir(base):
+        if not name.startswith(_TMP):
+            continue
+        pid = name[len(_TMP) :].split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def make_readable(path: str) -> None:
+    """World-readable (and folders enterable), so a server running as another user can load
+    the model; mkdtemp creates folders 0700."""
+    for root, _, files in os.walk(path):
+        os.chmod(root, os.stat(root).st_mode | 0o755)
+        for name in files:
+            full = os.path.join(root, name)
+            os.chmod(full, os.stat(full).st_mode | 0o444)
+
+
 def write_version(base: str, write: Callable[[str], None], version: int | None = None) -> str:
     """Runs `write(tmp_dir)` and renames the result to `<base>/<version>` atomically.
 
@@ -82,13 +119,15 @@ def write_version(base: str, write: Callable[[str], None], version: int | None =
       FileExistsError: if `<base>/<version>` exists already.
     """
     os.makedirs(base, exist_ok=True)
+    remove_stale_temporaries(base)
     version = version if version is not None else (versions(base) or [0])[-1] + 1
     final = os.path.join(base, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} exists; versions are never overwritten")
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base)
+    tmp = tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-{version}-", dir=base)
     try:
         write(tmp)
+        make_readable(tmp)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -146,9 +146,10 @@ def server_credentials(path: str) -> grpc.ServerCredentials:
 class Services:
     """The RPCs, as plain functions of a request proto (run on the model thread pool)."""
 
-    def __init__(self, manager: ModelManager, options: ServerOptions):
+    def __init__(self, manager: ModelManager, options: ServerOptions, on_reload=lambda: None):
         self.manager = manager
         self.options = options
+        self.on_reload = on_reload
 
     # --- PredictionService ---------------------------------------------------------------
 
@@ -287,7 +288,10 @@ class Services:
         if request.config.WhichOneof("config") is None:
             log.info("Taking no action for empty config.")
         else:
-            self.manager.reload(request.config)
+            try:
+                self.manager.reload(request.config)
+            finally:
+                self.on_reload()
         response = model_management_pb2.ReloadConfigResponse(
             status=status_pb2.StatusProto(error_code=0)
         )
@@ -447,7 +451,7 @@ class LocalServer:
         ]
         self.server = grpc.aio.server(options=arguments)
         self.server.add_generic_rpc_handlers(
-            _generic_handlers(Services(self.manager, opts), self._pool)
+            _generic_handlers(Services(self.manager, opts, self._refresh_health), self._pool)
         )
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -481,6 +485,10 @@ class LocalServer:
         for name in self.manager.model_names:
             up = not shutting_down and self.manager.available(name)
             await self.health.set(name, _SERVING if up else _NOT_SERVING)
+
+    def _refresh_health(self) -> None:
+        """From a model thread: health follows a reload before the reload RPC returns."""
+        asyncio.run_coroutine_threadsafe(self._set_health(), self._loop).result()
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():

@@ -20,7 +20,9 @@ def start_server(folder, **options):
         name="pending", base_path="/models/pending", model_platform="tensorflow"
     )
     assert import_scann_ops()
-    options = ServerOptions(port=0, poll_seconds=0.2, allow_config_reload=True, **options)
+    options = ServerOptions(
+        **{"port": 0, "poll_seconds": 0.2, "allow_config_reload": True, **options}
+    )
     running = LocalServer(local_manager(config, str(folder)), options).start()
     with ServingClient(running.address) as client:
         client.wait_until_available(
