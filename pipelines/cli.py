@@ -134,6 +134,17 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_soak(args: argparse.Namespace) -> int:
+    """Good and hostile requests from several threads against `recsys serve`; its memory."""
+    from benchmarks import serving_soak
+
+    cfg = _config(args)
+    result = serving_soak.run(
+        args.model_config, cfg.export_dir, args.output, seconds=args.seconds, threads=args.threads
+    )
+    return 0 if result["failures"] == 0 and result["still_serving"] else 1
+
+
 def cmd_tune_index(args: argparse.Namespace) -> int:
     """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
     from retrieval import tune
@@ -349,6 +360,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", default="benchmarks/results", help="folder for serving.{json,md,png}"
     )
     bench_serving.set_defaults(handler=cmd_benchmark_serving)
+    bench_soak = bench_jobs.add_parser(
+        "soak", help="good and hostile requests from several threads; server memory (loopback)"
+    )
+    _add_config_options(bench_soak)
+    bench_soak.add_argument(
+        "--model-config",
+        default="configs/serving/models.config",
+        help="ModelServerConfig text proto",
+    )
+    bench_soak.add_argument(
+        "--seconds", type=float, default=60.0, help="how long to send (default 60)"
+    )
+    bench_soak.add_argument("--threads", type=int, default=6, help="sending threads (default 6)")
+    bench_soak.add_argument(
+        "--output", default="benchmarks/results", help="folder for soak.{json,md}"
+    )
+    bench_soak.set_defaults(handler=cmd_benchmark_soak)
 
     tune_parser = jobs.add_parser(
         "tune-index", help="cheapest ScaNN setting meeting a recall target"

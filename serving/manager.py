@@ -181,14 +181,14 @@ def validate_config(
                 f"base_path()={model.base_path}"
             )
         platform = platform_of(model)
-        if platform != PLATFORM:
-            raise invalid(f"Model {model.name} requests unsupported platform {platform}")
         old = previous.get(model.name)
         if old is not None and platform_of(old) != platform:
             raise invalid(
                 f"Illegal to change a model's platform. For model {model.name} platform was "
                 f"{platform_of(old)} and new platform requested is {platform}"
             )
+        if platform != PLATFORM:
+            raise invalid(f"Model {model.name} requests unsupported platform {platform}")
 
 
 class ModelManager:

@@ -190,8 +190,8 @@ class Services:
         return response
 
     def metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
-        if not request.model_spec.name:
-            raise invalid("Missing model_spec")
+        if not request.HasField("model_spec"):
+            raise invalid("Missing ModelSpec")
         fields = set(request.metadata_field)
         if not fields:
             raise invalid("GetModelMetadataRequest must specify at least one metadata_field")
