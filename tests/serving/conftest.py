@@ -7,15 +7,21 @@ import pytest
 from tests.conftest import MODELS_CONFIG
 
 
-def start_server(folder, **options):
-    """The local server over `folder` on a free loopback port, with models.config plus a model
-    that has no version yet ("pending"); polls every 0.2 s; config reload allowed; `options`
-    override other ServerOptions. Returns once every model is up."""
-    from serving import contract, manager
+def start_server(folder, models=None, **options):
+    """The local server over `folder` on a free loopback port, with models.config (only
+    `models` of it, if given) plus a model that has no version yet ("pending"); polls every
+    0.2 s; config reload allowed; `options` override other ServerOptions. Returns once every
+    model is up."""
+    from serving import manager
     from serving.client import ServingClient
     from serving.server import LocalServer, ServerOptions, import_scann_ops, local_manager
 
     config = manager.read_config(MODELS_CONFIG)
+    if models is not None:
+        kept = [m for m in config.model_config_list.config if m.name in models]
+        del config.model_config_list.config[:]
+        config.model_config_list.config.extend(kept)
+    served = [m.name for m in config.model_config_list.config]
     config.model_config_list.config.add(
         name="pending", base_path="/models/pending", model_platform="tensorflow"
     )
@@ -25,15 +31,7 @@ def start_server(folder, **options):
     )
     running = LocalServer(local_manager(config, str(folder)), options).start()
     with ServingClient(running.address) as client:
-        client.wait_until_available(
-            [
-                contract.RETRIEVAL,
-                contract.RETRIEVAL_BRUTEFORCE,
-                contract.RANKING,
-                contract.RECOMMENDER,
-            ],
-            timeout=120,
-        )
+        client.wait_until_available(served, timeout=120)
     return running
 
 

@@ -121,7 +121,7 @@ def test_reload_accepts_only_valid_configs_inside_the_models_root(
 
 
 def test_reload_is_off_unless_allowed(models_dir):
-    running = start_server(models_dir, allow_config_reload=False)
+    running = start_server(models_dir, [contract.RANKING], allow_config_reload=False)
     try:
         with ServingClient(running.address, timeout=30, retries=0) as client:
             with pytest.raises(ServingClientError) as e:
@@ -210,7 +210,7 @@ def test_a_second_server_cannot_take_a_port_in_use(server, models_dir):
 
 
 def test_health_answers_under_load_and_reflects_availability(models_dir, tmp_path):
-    running = start_server(models_dir, workers=2)
+    running = start_server(models_dir, [contract.RECOMMENDER], workers=2)
     try:
         with ServingClient(running.address, timeout=60, retries=0) as client:
             heavy = _recommender_inputs(client, rows=256)
@@ -249,7 +249,7 @@ def start_server_without_models(folder):
 
 
 def test_shutdown_lets_in_flight_requests_finish(models_dir):
-    running = start_server(models_dir, grace_seconds=30)
+    running = start_server(models_dir, [contract.RECOMMENDER], grace_seconds=30)
     results = []
     with ServingClient(running.address, timeout=60, retries=0) as client:
         heavy = _recommender_inputs(client, rows=512)

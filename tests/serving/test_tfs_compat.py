@@ -40,6 +40,7 @@ from tests.serving.test_server import PROFILE, RETRIEVAL_INPUTS
 
 RANKING, BRUTE = contract.RANKING, contract.RETRIEVAL_BRUTEFORCE
 PREDICT_METHOD = "tensorflow/serving/predict"
+SMALL = (RANKING, BRUTE)  # what servers of a single behaviour load
 Code = grpc.StatusCode
 
 
@@ -762,7 +763,7 @@ def an_empty_config_changes_nothing(t, root):
 def models_are_loaded_before_the_port_answers(t, root):
     from tests.serving.conftest import start_server
 
-    running = start_server(root, poll_seconds=3600)  # no poll after start
+    running = start_server(root, SMALL, poll_seconds=3600)  # no poll after start
     try:
         other = Target(running.address)
         status = other.models.GetModelStatus(_status_request(BRUTE), timeout=10)
@@ -779,7 +780,7 @@ def predict_over_a_unix_socket(t, root):
     from tests.serving.conftest import start_server
 
     socket_path = root / "serving.sock"
-    running = start_server(root, socket_path=str(socket_path))
+    running = start_server(root, SMALL, socket_path=str(socket_path))
     try:
         other = Target(f"unix:{socket_path}")
         assert other.predict.Predict(_predict_request(), timeout=60).outputs
@@ -797,7 +798,7 @@ def grpc_channel_arguments_are_applied(t, root):
     ]
     from tests.serving.conftest import start_server
 
-    running = start_server(root, channel_arguments="grpc.max_connection_age_ms=2000")
+    running = start_server(root, SMALL, channel_arguments="grpc.max_connection_age_ms=2000")
     try:
         assert Target(running.address).predict.Predict(_predict_request(), timeout=60).outputs
     finally:
@@ -810,7 +811,7 @@ def the_config_file_is_polled(t, root):
 
     config = root / "polled.config"
     config.write_text(str(_config((RANKING, "/models/ranking"))))
-    running = start_server(root, model_config_file=str(config), config_poll_seconds=0.2)
+    running = start_server(root, SMALL, model_config_file=str(config), config_poll_seconds=0.2)
     try:
         other = Target(running.address)
         os.utime(config, (time.time() + 5, time.time() + 5))
