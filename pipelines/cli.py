@@ -163,15 +163,26 @@ def cmd_tune_index(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Runs the local TensorFlow Serving-compatible gRPC server until SIGTERM/SIGINT."""
-    from google.protobuf import text_format
-
-    from serving.config_protos import BatchingParameters
+    from serving.batching import BatchingOptions, read_batching_parameters
     from serving.server import LocalServer, ServerOptions, import_scann_ops, local_manager
 
-    if args.batching_config:  # validated, so a typo fails here too; batching itself is TF Serving's
-        with open(args.batching_config) as f:
-            text_format.Parse(f.read(), BatchingParameters())
-        log.info("%s is valid; the local server does not batch requests", args.batching_config)
+    batching = None
+    if args.enable_batching or args.batching_parameters_file:
+        try:
+            batching = (
+                read_batching_parameters(args.batching_parameters_file)
+                if args.batching_parameters_file
+                else BatchingOptions()
+            )
+        except ValueError as e:
+            log.error("%s", e)
+            return 1
+        if not args.enable_batching:
+            log.info(
+                "%s is valid; batching is off (add --enable_batching)",
+                args.batching_parameters_file,
+            )
+            batching = None
     import_scann_ops()
     options = ServerOptions(
         host=args.host,
@@ -192,6 +203,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         channel_arguments=args.grpc_channel_arguments or "",
         model_config_file=args.model_config,
         config_poll_seconds=args.model_config_file_poll_wait_seconds,
+        batching=batching,
     )
     if options.host not in ("127.0.0.1", "localhost", "::1") and not options.ssl_config_file:
         log.warning(
@@ -438,7 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often version folders are checked (default 2)",
     )
     serve_parser.add_argument(
-        "--batching-config", help="BatchingParameters file to validate (not applied locally)"
+        "--enable_batching",
+        "--enable-batching",
+        action="store_true",
+        help="merge concurrent Predict requests into batches (TF Serving's flag)",
+    )
+    serve_parser.add_argument(
+        "--batching_parameters_file",
+        "--batching-config",
+        help="TF Serving BatchingParameters text proto (default: max_batch_size 32, "
+        "timeout 2000 us, 2 threads)",
     )
     limits = RequestLimits()
     for flag, default, what in (

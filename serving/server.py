@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ import threading
 from concurrent import futures
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
@@ -41,6 +43,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving import contract
+from serving.batching import BatchingOptions, BatchScheduler
 from serving.config_protos import SSLConfig
 from serving.manager import ModelManager, ServingError, invalid, read_config
 from serving.tensors import RequestLimits, decode_inputs, to_proto_field
@@ -101,6 +104,7 @@ class ServerOptions:
       channel_arguments: gRPC server arguments, "key=value,..." (--grpc_channel_arguments).
       model_config_file: Re-read every `config_poll_seconds` when both are set.
       config_poll_seconds: --model_config_file_poll_wait_seconds; 0 reads it once.
+      batching: Server-side batching of Predict (--enable_batching), or None.
     """
 
     host: str = "127.0.0.1"
@@ -116,6 +120,7 @@ class ServerOptions:
     channel_arguments: str = ""
     model_config_file: str = ""
     config_poll_seconds: float = 0.0
+    batching: BatchingOptions | None = None
 
 
 def channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -146,10 +151,30 @@ def server_credentials(path: str) -> grpc.ServerCredentials:
 class Services:
     """The RPCs, as plain functions of a request proto (run on the model thread pool)."""
 
-    def __init__(self, manager: ModelManager, options: ServerOptions, on_reload=lambda: None):
+    def __init__(
+        self,
+        manager: ModelManager,
+        options: ServerOptions,
+        on_reload=lambda: None,
+        batcher: BatchScheduler | None = None,
+    ):
         self.manager = manager
         self.options = options
         self.on_reload = on_reload
+        self.batcher = batcher
+
+    async def predict_async(self, request: predict_pb2.PredictRequest, pool):
+        """Predict with the model call on the pool, or joined to a batch when batching is on
+        and the request's inputs all have the same rows (nothing broadcast)."""
+        version, name, arrays, wanted = self.prepare(request)
+        run = functools.partial(self.run, version, name)
+        rows = self.batcher.batchable(arrays) if self.batcher else 0
+        if rows:
+            key = (request.model_spec.name, version.number, name)
+            outputs = await asyncio.wrap_future(self.batcher.submit(key, run, arrays, rows))
+        else:
+            outputs = await asyncio.get_running_loop().run_in_executor(pool, run, arrays)
+        return self.respond(request, version, name, outputs, wanted)
 
     # --- PredictionService ---------------------------------------------------------------
 
@@ -159,6 +184,11 @@ class Services:
         return self.manager.get(spec.name, _version(spec), spec.version_label)
 
     def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        version, name, arrays, wanted = self.prepare(request)
+        return self.respond(request, version, name, self.run(version, name, arrays), wanted)
+
+    def prepare(self, request: predict_pb2.PredictRequest):
+        """(version, signature name, input arrays, output keys) of a valid Predict request."""
         version = self._servable(request.model_spec)
         name = request.model_spec.signature_name or contract.SERVING_DEFAULT
         signature = version.signature_defs.get(name)
@@ -177,16 +207,25 @@ class Services:
                 raise invalid(f"duplicate output tensor alias: {alias}")
             seen.add(alias)
         arrays = decode_inputs(signature, name, request.inputs, self.options.limits)
+        return version, name, arrays, seen or set(signature.outputs)
+
+    @staticmethod
+    def run(version, name: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One call of the signature's function (one request, or a merged batch)."""
         outputs = version.model.signatures[name](
             **{key: tf.constant(value) for key, value in arrays.items()}
         )
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    @staticmethod
+    def respond(request, version, name: str, outputs, wanted) -> predict_pb2.PredictResponse:
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version.number
         response.model_spec.signature_name = name
         for key, value in outputs.items():
-            if not request.output_filter or key in seen:
-                response.outputs[key].CopyFrom(to_proto_field(value.numpy()))
+            if key in wanted:
+                response.outputs[key].CopyFrom(to_proto_field(value))
         return response
 
     def metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
@@ -308,6 +347,8 @@ def _handler(pool, method, request_type, response_type):
         code, message = None, ""
         try:
             request = request_type.FromString(raw)
+            if asyncio.iscoroutinefunction(method):
+                return await method(request, pool)
             return await asyncio.get_running_loop().run_in_executor(pool, method, request)
         except DecodeError:
             code = grpc.StatusCode.INVALID_ARGUMENT
@@ -343,7 +384,7 @@ def _generic_handlers(services: Services, pool) -> list:
             "PredictionService",
             {
                 "Predict": (
-                    services.predict,
+                    services.predict_async,
                     predict_pb2.PredictRequest,
                     predict_pb2.PredictResponse,
                 ),
@@ -416,6 +457,7 @@ class LocalServer:
         self._config_mtime = 0.0
         self.health = None
         self.server = None
+        self.batcher = BatchScheduler(self.options.batching) if self.options.batching else None
 
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -450,9 +492,8 @@ class LocalServer:
             *channel_arguments(opts.channel_arguments),
         ]
         self.server = grpc.aio.server(options=arguments)
-        self.server.add_generic_rpc_handlers(
-            _generic_handlers(Services(self.manager, opts, self._refresh_health), self._pool)
-        )
+        services = Services(self.manager, opts, self._refresh_health, self.batcher)
+        self.server.add_generic_rpc_handlers(_generic_handlers(services, self._pool))
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         address = f"{opts.host}:{opts.port}"
@@ -533,6 +574,8 @@ class LocalServer:
         self._run(self._set_health(shutting_down=True))
         self._run(self.server.stop(grace))
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.batcher:
+            self.batcher.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._loop_thread.join(timeout=5)
         log.info("server on %s stopped", self.address)
