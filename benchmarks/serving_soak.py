@@ -127,6 +127,8 @@ def run(
             export_dir,
             "--port",
             str(port),
+            "--rest_api_port",
+            "0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -204,6 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_config_file=args.model_config,
         config_poll_seconds=args.model_config_file_poll_wait_seconds,
         batching=batching,
+        rest_api_port=args.rest_api_port or None,
     )
     if options.host not in ("127.0.0.1", "localhost", "::1") and not options.ssl_config_file:
         log.warning(
@@ -436,6 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default loopback only)"
     )
     serve_parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500)")
+    serve_parser.add_argument(
+        "--rest_api_port",
+        "--rest-api-port",
+        type=int,
+        default=8501,
+        help="REST API port (default 8501; 0 turns REST off)",
+    )
     serve_parser.add_argument(
         "--workers", type=int, default=8, help="threads running models (default 8)"
     )

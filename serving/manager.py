@@ -50,6 +50,21 @@ def invalid(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+# TensorFlow's error codes are the canonical (gRPC) status codes: an OpError keeps its code.
+_GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def from_op_error(error) -> ServingError:
+    """A TensorFlow OpError with its own code and its informative line (an assertion's
+    text, not "Graph execution error:")."""
+    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+    message = next(
+        (line for line in lines if "assertion failed" in line or "Expects arg" in line),
+        next((line for line in reversed(lines) if not line.startswith("[[")), error.message),
+    )
+    return ServingError(_GRPC_CODES.get(error.error_code, grpc.StatusCode.INTERNAL), message)
+
+
 @dataclasses.dataclass
 class Version:
     """One version of one model.

@@ -45,13 +45,11 @@ from tensorflow_serving.apis import (
 from serving import contract
 from serving.batching import BatchingOptions, BatchScheduler
 from serving.config_protos import SSLConfig
-from serving.manager import ModelManager, ServingError, invalid, read_config
+from serving.manager import ModelManager, ServingError, from_op_error, invalid, read_config
 from serving.tensors import RequestLimits, decode_inputs, to_proto_field
 
 log = logging.getLogger(__name__)
 
-# TensorFlow's error codes are the canonical (gRPC) status codes: an OpError keeps its code.
-_GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
 # TensorFlow Serving cuts error messages at 1024 characters (grpc_status_util.cc).
 _MESSAGE_LIMIT = 1024
 # Service names TensorFlow Serving registers with the health service (server.cc).
@@ -68,16 +66,6 @@ _SERVING, _NOT_SERVING = (
 
 def _truncate(message: str) -> str:
     return message if len(message) <= _MESSAGE_LIMIT else message[:_MESSAGE_LIMIT] + "...TRUNCATED"
-
-
-def _op_error_message(error: tf.errors.OpError) -> str:
-    """The informative line of a TensorFlow error (an assertion's text, not "Graph execution
-    error:")."""
-    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
-    for line in lines:
-        if "assertion failed" in line or "Expects arg" in line:
-            return line
-    return next((line for line in reversed(lines) if not line.startswith("[[")), error.message)
 
 
 def _version(spec) -> int | None:
@@ -105,6 +93,8 @@ class ServerOptions:
       model_config_file: Re-read every `config_poll_seconds` when both are set.
       config_poll_seconds: --model_config_file_poll_wait_seconds; 0 reads it once.
       batching: Server-side batching of Predict (--enable_batching), or None.
+      rest_api_port: TensorFlow Serving's REST API on this port (0 picks a free one; see
+        `LocalServer.rest_port`), or None for none.
     """
 
     host: str = "127.0.0.1"
@@ -121,6 +111,7 @@ class ServerOptions:
     model_config_file: str = ""
     config_poll_seconds: float = 0.0
     batching: BatchingOptions | None = None
+    rest_api_port: int | None = None
 
 
 def channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -356,8 +347,8 @@ def _handler(pool, method, request_type, response_type):
         except ServingError as e:
             code, message = e.code, e.message
         except tf.errors.OpError as e:
-            code = _GRPC_CODES.get(e.error_code, grpc.StatusCode.INTERNAL)
-            message = _op_error_message(e)
+            error = from_op_error(e)
+            code, message = error.code, error.message
         except RuntimeError as e:
             if "cannot schedule new futures" not in str(e):
                 raise
@@ -458,6 +449,8 @@ class LocalServer:
         self.health = None
         self.server = None
         self.batcher = BatchScheduler(self.options.batching) if self.options.batching else None
+        self._rest = None
+        self.rest_port = 0
 
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -494,6 +487,8 @@ class LocalServer:
         self.server = grpc.aio.server(options=arguments)
         services = Services(self.manager, opts, self._refresh_health, self.batcher)
         self.server.add_generic_rpc_handlers(_generic_handlers(services, self._pool))
+        if opts.rest_api_port is not None:
+            await self._start_rest(services)
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         address = f"{opts.host}:{opts.port}"
@@ -518,6 +513,24 @@ class LocalServer:
         self.address = f"{opts.host}:{self.port}"
         await self._set_health()
         await self.server.start()
+
+    async def _start_rest(self, services: Services) -> None:
+        from aiohttp import web
+
+        from serving.rest import RestApi
+
+        self._rest = web.AppRunner(RestApi(services, self._pool).app, access_log=None)
+        await self._rest.setup()
+        site = web.TCPSite(self._rest, self.options.host, self.options.rest_api_port)
+        try:
+            await site.start()
+        except OSError as e:
+            await self._rest.cleanup()
+            raise OSError(
+                f"cannot listen on {self.options.host}:{self.options.rest_api_port} for REST: "
+                f"the port is in use or not available ({e.strerror}); pick another --rest_api_port"
+            ) from None
+        self.rest_port = site._server.sockets[0].getsockname()[1]
 
     async def _set_health(self, shutting_down: bool = False) -> None:
         ready = not shutting_down and self.manager.any_available()
@@ -573,6 +586,8 @@ class LocalServer:
         grace = self.options.grace_seconds if grace is None else grace
         self._run(self._set_health(shutting_down=True))
         self._run(self.server.stop(grace))
+        if self._rest is not None:
+            self._run(self._rest.cleanup())
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.batcher:
             self.batcher.stop()

@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -80,9 +82,8 @@ def test_recommend_cli_errors_are_one_line(server, capsys):
     assert "UNAVAILABLE" in err and "recsys serve --port 1" in err
 
 
-def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
-    port = _free_port()
-    process = subprocess.Popen(
+def _serve(models_dir, port, rest_port, *extra):
+    return subprocess.Popen(
         [
             RECSYS,
             "serve",
@@ -92,21 +93,38 @@ def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
             str(models_dir),
             "--port",
             str(port),
+            "--rest_api_port",
+            str(rest_port),
             "--poll-seconds",
             "0.5",
-            "--batching-config",
-            str(pathlib.Path(MODELS_CONFIG).with_name("batching.config")),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_serve_cli_process_serves_and_stops_cleanly_on_sigterm(models_dir):
+    port, rest_port = _free_port(), _free_port()
+    batching = str(pathlib.Path(MODELS_CONFIG).with_name("batching.config"))
+    process = _serve(
+        models_dir, port, rest_port, "--enable_batching", "--batching_parameters_file", batching
+    )
     try:
         with ServingClient(f"127.0.0.1:{port}", timeout=10, retries=30, backoff=0.5) as client:
             client.wait_until_available([contract.RECOMMENDER], timeout=180)
             assert len(recommend_composite(client, PROFILE, k=3)) == 3
+        url = f"http://127.0.0.1:{rest_port}/v1/models/{contract.RECOMMENDER}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert json.loads(response.read())["model_version_status"][0]["state"] == "AVAILABLE"
+        second = _serve(models_dir, port, _free_port())  # the same gRPC port
+        assert second.wait(timeout=120) == 1
+        assert "in use" in second.stdout.read()
+        started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
+        assert time.monotonic() - started < 15, "prompt exit"
         assert "stopped" in process.stdout.read()
     finally:
         if process.poll() is None:
