@@ -57,6 +57,22 @@ def tradeoff_chart(path: str, title: str, rows: list[dict], chosen: dict, target
     _save(fig, path)
 
 
+def line_panels(path: str, panels: list[dict], xs: list) -> None:
+    """Side-by-side line charts over the same x values (log scale, ticks at each x).
+
+    Args:
+      panels: Dicts with `title`, `xlabel`, `ylabel` and `series` ({label: [y per x]}).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, panel in zip(axes if len(panels) > 1 else [axes], panels):
+        for label, ys in panel["series"].items():
+            ax.plot(xs, ys, marker="o", label=label)
+        ax.set(xlabel=panel["xlabel"], ylabel=panel["ylabel"], title=panel["title"], xscale="log")
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def _save(fig, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -134,6 +134,23 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_load(args: argparse.Namespace) -> int:
+    """Throughput and latency of the composite recommender: streams x batching x protocol."""
+    from benchmarks import serving_load
+
+    cfg = _config(args)
+    levels = tuple(int(n) for n in args.streams.split(","))
+    serving_load.run(
+        args.model_config,
+        cfg.export_dir,
+        args.output,
+        args.batching_parameters_file,
+        seconds=args.seconds,
+        levels=levels,
+    )
+    return 0
+
+
 def cmd_benchmark_soak(args: argparse.Namespace) -> int:
     """Good and hostile requests from several threads against `recsys serve`; its memory."""
     from benchmarks import serving_soak
@@ -373,6 +390,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", default="benchmarks/results", help="folder for serving.{json,md,png}"
     )
     bench_serving.set_defaults(handler=cmd_benchmark_serving)
+    bench_load = bench_jobs.add_parser(
+        "load", help="throughput and latency under concurrent streams, batching off and on"
+    )
+    _add_config_options(bench_load)
+    bench_load.add_argument(
+        "--model-config",
+        default="configs/serving/models.config",
+        help="ModelServerConfig text proto",
+    )
+    bench_load.add_argument(
+        "--batching_parameters_file",
+        default="configs/serving/batching.config",
+        help="batching settings of the 'batching on' server",
+    )
+    bench_load.add_argument(
+        "--streams", default="1,8,32,64", help="concurrency levels (default 1,8,32,64)"
+    )
+    bench_load.add_argument(
+        "--seconds", type=float, default=10.0, help="seconds per level (default 10)"
+    )
+    bench_load.add_argument(
+        "--output", default="benchmarks/results", help="folder for load.{json,md,png}"
+    )
+    bench_load.set_defaults(handler=cmd_benchmark_load)
     bench_soak = bench_jobs.add_parser(
         "soak", help="good and hostile requests from several threads; server memory (loopback)"
     )

@@ -67,8 +67,7 @@ class RecommenderModule(tf.Module):
             tf.reshape(ranked[key], [batch, n])
             for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
         )
-        seen = inputs[F.SEEN_MOVIE_IDS.name]
-        is_seen = tf.reduce_any(tf.equal(ids[:, :, tf.newaxis], seen[:, tf.newaxis, :]), axis=2)
+        is_seen = contains(inputs[F.SEEN_MOVIE_IDS.name], ids)
         scores, best = tf.math.top_k(
             tf.where(is_seen, -np.inf, score), k=self.k
         )  # ties: retrieval order
@@ -78,6 +77,19 @@ class RecommenderModule(tf.Module):
             contract.PREDICTED_RATING: tf.gather(rating, best, batch_dims=1),
             contract.MOVIE_TITLE: tf.gather(titles, best, batch_dims=1),
         }
+
+
+def contains(seen: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """[batch, n] bool: whether each of `ids` is in its row of `seen` ([batch, s]).
+
+    Binary search over each row's sorted 62-bit fingerprints: O(n log s) integer work per row
+    instead of n x s string comparisons (a collision among a catalogue's ids has odds ~1e-12).
+    """
+    seen_keys = tf.sort(tf.strings.to_hash_bucket_fast(seen, 1 << 62), axis=1)
+    keys = tf.strings.to_hash_bucket_fast(ids, 1 << 62)
+    position = tf.searchsorted(seen_keys, keys)
+    position = tf.minimum(position, tf.shape(seen_keys, out_type=position.dtype)[1] - 1)
+    return tf.equal(tf.gather(seen_keys, position, batch_dims=1), keys)
 
 
 def same_rows(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -208,7 +208,7 @@ class RestApi:
         columns = self._columns(document, dtypes) if not rows else self._rows(document, dtypes)
         for name, value in columns.items():
             request.inputs[name].CopyFrom(_tensor(name, value, dtypes.get(name, tf.string)))
-        response = await self.services.predict_async(request, self.pool)
+        response = await self.services.predict(request, self.pool)
         outputs = {k: _to_json(tf.make_ndarray(v), k) for k, v in response.outputs.items()}
         if not rows:
             return {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}

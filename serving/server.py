@@ -140,7 +140,8 @@ def server_credentials(path: str) -> grpc.ServerCredentials:
 
 
 class Services:
-    """The RPCs, as plain functions of a request proto (run on the model thread pool)."""
+    """The RPCs, as functions of a request proto: Predict is a coroutine (its model call runs
+    on the pool or in a batch); the others are plain functions run on the pool."""
 
     def __init__(
         self,
@@ -154,7 +155,14 @@ class Services:
         self.on_reload = on_reload
         self.batcher = batcher
 
-    async def predict_async(self, request: predict_pb2.PredictRequest, pool):
+    # --- PredictionService ---------------------------------------------------------------
+
+    def _servable(self, spec):
+        if not spec.name:
+            raise invalid("ModelSpec has no name specified.")
+        return self.manager.get(spec.name, _version(spec), spec.version_label)
+
+    async def predict(self, request: predict_pb2.PredictRequest, pool):
         """Predict with the model call on the pool, or joined to a batch when batching is on
         and the request's inputs all have the same rows (nothing broadcast)."""
         version, name, arrays, wanted = self.prepare(request)
@@ -166,17 +174,6 @@ class Services:
         else:
             outputs = await asyncio.get_running_loop().run_in_executor(pool, run, arrays)
         return self.respond(request, version, name, outputs, wanted)
-
-    # --- PredictionService ---------------------------------------------------------------
-
-    def _servable(self, spec):
-        if not spec.name:
-            raise invalid("ModelSpec has no name specified.")
-        return self.manager.get(spec.name, _version(spec), spec.version_label)
-
-    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
-        version, name, arrays, wanted = self.prepare(request)
-        return self.respond(request, version, name, self.run(version, name, arrays), wanted)
 
     def prepare(self, request: predict_pb2.PredictRequest):
         """(version, signature name, input arrays, output keys) of a valid Predict request."""
@@ -375,7 +372,7 @@ def _generic_handlers(services: Services, pool) -> list:
             "PredictionService",
             {
                 "Predict": (
-                    services.predict_async,
+                    services.predict,
                     predict_pb2.PredictRequest,
                     predict_pb2.PredictResponse,
                 ),
@@ -571,10 +568,6 @@ class LocalServer:
             log.info("applied %s", path)
         except (ValueError, ServingError) as e:
             log.error("could not apply %s: %s", path, e)
-
-    def poll_now(self) -> None:
-        """Asks the poller to check the model folders at once."""
-        self._poll_now.set()
 
     def stop(self, grace: float | None = None) -> None:
         """Health turns NOT_SERVING, new requests are refused, in-flight ones get `grace`

@@ -60,3 +60,17 @@ def test_composite_orders_unseen_candidates_by_the_rankers_score(models_dir):
             out[contract.PREDICTED_RATING][row], ranked[contract.PREDICTED_RATING][best], atol=1e-5
         )
         assert not seen & set(out[contract.MOVIE_IDS][row].tolist())
+
+
+def test_seen_filter_matches_string_comparison():
+    import random
+
+    import tensorflow as tf
+
+    from pipelines.composite import contains
+
+    rng = random.Random(0)
+    seen = tf.constant([[str(rng.randrange(60)) for _ in range(40)] + [""] * 5 for _ in range(30)])
+    ids = tf.constant([[str(rng.randrange(60)) for _ in range(25)] for _ in range(30)])
+    expected = tf.reduce_any(tf.equal(ids[:, :, tf.newaxis], seen[:, tf.newaxis, :]), axis=2)
+    assert (contains(seen, ids).numpy() == expected.numpy()).all()
