@@ -5,6 +5,7 @@ server on a free loopback port answers the same user profiles on each path, one 
 a time:
   * retrieval (ScaNN) and retrieval_bruteforce: one Predict returning the top-k movie ids;
   * ranking: one Predict scoring that user's retrieved candidates;
+  * similar_movies (ScaNN, brute force): "more like this" for the user's top movie;
   * two-stage, client-side: `serving.recommend.recommend` (metadata, retrieval and
     ranking calls);
   * two-stage, composite: one Predict to the `recommender` model.
@@ -64,6 +65,12 @@ def run(model_config: str, export_dir: str, output_dir: str, users: int = 200, k
                 f"ranking ({len(candidates[0][0])} candidates)": lambda i: client.predict(
                     contract.RANKING,
                     recommend.ranking_inputs(profiles[i], keys[contract.RANKING], *candidates[i]),
+                ),
+                "similar_movies (ScaNN)": lambda i: recommend.similar(
+                    client, candidates[i][0][0], contract.RETRIEVAL
+                ),
+                "similar_movies (brute force)": lambda i: recommend.similar(
+                    client, candidates[i][0][0], contract.RETRIEVAL_BRUTEFORCE
                 ),
                 "two-stage, client-side": lambda i: recommend.recommend(client, profiles[i], k),
                 "two-stage, composite": lambda i: recommend.recommend_composite(

@@ -162,6 +162,31 @@ def cmd_benchmark_soak(args: argparse.Namespace) -> int:
     return 0 if result["failures"] == 0 and result["still_serving"] else 1
 
 
+def cmd_embeddings(args: argparse.Namespace) -> int:
+    """Projector files or 2-D maps of the movie (and user) embeddings."""
+    from pipelines import embeddings
+
+    cfg = _config(args)
+    output = args.output or os.path.join(cfg.run_dir, "embeddings")
+    if args.embeddings_job == "export":
+        written = embeddings.export_projector(
+            cfg.run_dir, cfg.export_dir, output, not args.no_users
+        )
+        print(f"wrote {written} to {output}; view with: tensorboard --logdir {output}")
+    else:
+        for path in embeddings.plot_maps(cfg.run_dir, cfg.export_dir, output):
+            print(path)
+    return 0
+
+
+def cmd_benchmark_embeddings(args: argparse.Namespace) -> int:
+    """Neighbour quality of the movie embeddings against random and co-rating neighbours."""
+    from benchmarks import embeddings_quality
+
+    embeddings_quality.run(_config(args), args.output)
+    return 0
+
+
 def cmd_tune_index(args: argparse.Namespace) -> int:
     """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
     from retrieval import tune
@@ -294,6 +319,32 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    """ "More like this": a movie's nearest movies in the retrieval index, over gRPC."""
+    from serving import recommend
+    from serving.client import ServingClient, ServingClientError, UnavailableError
+
+    try:
+        movies = recommend.load_movies(args.export_dir)
+        movie = movies.get(args.movie_id) if args.movie_id else None
+        if args.movie_id and movie is None:
+            raise ValueError(f"movie_id {args.movie_id!r} is not in {args.export_dir}/movies.json")
+        movie = movie or recommend.find_movie(movies, args.title)
+        with ServingClient(args.target, timeout=args.timeout) as client:
+            found = recommend.similar(client, movie["movie_id"], args.model)[: args.k]
+    except (ServingClientError, ValueError, FileNotFoundError) as e:
+        hint = " (is a server running there? start one with `recsys serve`)"
+        print(
+            f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr
+        )
+        return 2
+    print(f"Because you watched {movie['title']}:")
+    for i, row in enumerate(found, 1):
+        title = movies.get(row["movie_id"], {}).get("title", "?")
+        print(f"{i:>3}. {title}  (movie {row['movie_id']}, similarity {row['score']:.3f})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Trains both stages, exports, serves, recommends for a few users over gRPC, stops."""
     from pipelines import demo
@@ -390,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", default="benchmarks/results", help="folder for serving.{json,md,png}"
     )
     bench_serving.set_defaults(handler=cmd_benchmark_serving)
+    bench_embeddings = bench_jobs.add_parser(
+        "embeddings", help="neighbour quality of the movie embeddings against peers"
+    )
+    _add_config_options(bench_embeddings)
+    bench_embeddings.add_argument(
+        "--output", default="benchmarks/results", help="folder for embeddings.{json,md}"
+    )
+    bench_embeddings.set_defaults(handler=cmd_benchmark_embeddings)
     bench_load = bench_jobs.add_parser(
         "load", help="throughput and latency under concurrent streams, batching off and on"
     )
@@ -432,6 +491,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_soak.set_defaults(handler=cmd_benchmark_soak)
 
+    emb_parser = jobs.add_parser("embeddings", help="look at what the towers learned")
+    emb_jobs = emb_parser.add_subparsers(dest="embeddings_job", required=True)
+    for name, text in (
+        ("export", "TensorBoard Projector files: movie and user vectors with metadata"),
+        ("plot", "2-D PCA and t-SNE maps of the movie vectors (PNG)"),
+    ):
+        sub = emb_jobs.add_parser(name, help=text)
+        _add_config_options(sub)
+        sub.add_argument("--output", help="folder to write (default <run_dir>/embeddings)")
+        if name == "export":
+            sub.add_argument("--no-users", action="store_true", help="movies only")
+        sub.set_defaults(handler=cmd_embeddings)
     tune_parser = jobs.add_parser(
         "tune-index", help="cheapest ScaNN setting meeting a recall target"
     )
@@ -592,6 +663,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec_parser.set_defaults(handler=cmd_recommend)
+
+    similar_parser = jobs.add_parser(
+        "similar", help='"more like this": a movie\'s nearest movies in the retrieval index'
+    )
+    which = similar_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--movie-id", help="the movie's id")
+    which.add_argument("--title", help='the title or part of it, e.g. "Star Wars"')
+    similar_parser.add_argument("--k", type=int, default=10, help="movies to show (default 10)")
+    similar_parser.add_argument(
+        "--model",
+        default="retrieval",
+        help="retrieval (ScaNN) or retrieval_bruteforce (exact) (default retrieval)",
+    )
+    similar_parser.add_argument(
+        "--export-dir", default="models", help="where movies.json was exported (default models)"
+    )
+    similar_parser.add_argument(
+        "--target", default="localhost:8500", help="server host:port (default localhost:8500)"
+    )
+    similar_parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per call (default 10)"
+    )
+    similar_parser.set_defaults(handler=cmd_similar)
 
     demo_parser = jobs.add_parser(
         "demo", help="the main job: train both, export, serve, recommend, stop"

@@ -231,9 +231,40 @@ def train_all(cfg: PipelineConfig) -> dict:
 
 
 def export_profiles(cfg: PipelineConfig, prepared: Prepared) -> str:
-    """Writes every known user's profile (all but their test ratings) beside the models."""
-    profiles = recommend.build_profiles(prepared.known(), cfg.data.history_length)
+    """Writes every known user's profile (all but their test ratings) and the movie table
+    beside the models."""
+    known = prepared.known()
+    profiles = recommend.build_profiles(known, cfg.data.history_length)
+    recommend.save_movies(cfg.export_dir, movie_table(prepared, known), cfg.data.dataset)
     return recommend.save_profiles(cfg.export_dir, profiles, cfg.data.dataset)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def movie_table(prepared: Prepared, ratings) -> list[dict]:
+    """Each catalogue movie: id, title, genre names, number and mean of `ratings`."""
+    catalogue = prepared.catalogue
+    rows = prepared.catalogue_rows(ratings[F.MOVIE_ID.name])
+    count = np.bincount(rows, minlength=len(catalogue[F.MOVIE_ID.name]))
+    total = np.bincount(rows, weights=ratings[F.USER_RATING.name], minlength=len(count))
+    return [
+        {
+            "movie_id": _text(movie_id),
+            "title": _text(title),
+            "genres": [g for g, on in zip(F.GENRES, genres) if on],
+            "ratings": int(count[i]),
+            "mean_rating": round(float(total[i] / count[i]), 3) if count[i] else None,
+        }
+        for i, (movie_id, title, genres) in enumerate(
+            zip(
+                catalogue[F.MOVIE_ID.name],
+                catalogue[F.MOVIE_TITLE.name],
+                catalogue[F.MOVIE_GENRES.name],
+            )
+        )
+    ]
 
 
 def _metadata(cfg: PipelineConfig, metrics: dict) -> dict:

@@ -5,7 +5,9 @@ Two models, one signature set:
   * `retrieval_bruteforce` (exact; stock TensorFlow ops only).
 `serving_default` takes the query tower's features (from the registry) and returns
 `movie_ids` [batch, k] and `scores` [batch, k]; `query_embedding` returns the [batch, d]
-query embedding. Movie embeddings and vocabularies live inside the model.
+query embedding; `similar_movies` takes `movie_id` [batch] and returns the movie's nearest
+movies in the same index ("more like this"), the movie itself excluded. Movie embeddings
+and vocabularies live inside the model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from core import features as F
 from retrieval.config import IndexConfig
 from retrieval.index import build_index
 from serving import contract, savedmodel
@@ -28,16 +31,34 @@ MODEL_KINDS = {contract.RETRIEVAL: "scann", contract.RETRIEVAL_BRUTEFORCE: "brut
 class RetrievalServingModule(tf.Module):
     """Query tower -> index, with named signatures (see module docstring)."""
 
-    def __init__(self, query_tower: tf.keras.Model, index: tf.keras.layers.Layer):
+    def __init__(
+        self,
+        query_tower: tf.keras.Model,
+        index: tf.keras.layers.Layer,
+        movie_ids: tf.Tensor,
+        movie_embeddings: tf.Tensor,
+    ):
         super().__init__()
         self.query_tower = query_tower
         self.index = index
+        self.movie_embeddings = movie_embeddings
+        self.movie_rows = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                movie_ids, tf.range(tf.size(movie_ids, out_type=tf.int64))
+            ),
+            default_value=-1,
+        )
+        self.similar_k = min(contract.SIMILAR_K, int(movie_ids.shape[0]) - 1)
         specs = savedmodel.input_specs(query_tower.feature_names)
         self.serve = tf.function(self._serve)
         self.embed = tf.function(self._embed)
+        self.similar = tf.function(self._similar)
         self.serving_signatures = {
             contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs),
             contract.QUERY_EMBEDDING_SIGNATURE: self.embed.get_concrete_function(**specs),
+            contract.SIMILAR_MOVIES_SIGNATURE: self.similar.get_concrete_function(
+                **savedmodel.input_specs([F.MOVIE_ID.name])
+            ),
         }
 
     def _serve(self, **inputs):
@@ -46,6 +67,20 @@ class RetrievalServingModule(tf.Module):
 
     def _embed(self, **inputs):
         return {contract.QUERY_EMBEDDING: self.query_tower(inputs, training=False)}
+
+    def _similar(self, movie_id):
+        rows = self.movie_rows.lookup(movie_id)
+        known = tf.debugging.assert_non_negative(
+            rows, message="similar_movies: a movie_id is not in the catalogue"
+        )
+        with tf.control_dependencies([known]):
+            query = tf.gather(self.movie_embeddings, rows)
+        scores, ids = self.index(query, k=self.similar_k + 1)
+        # The movie itself scores -inf and sorts last; one column fewer than returned drops it
+        # (an approximate index may return fewer than asked: then the answer is shorter).
+        scores = tf.where(tf.equal(ids, movie_id[:, tf.newaxis]), -np.inf, scores)
+        best, order = tf.math.top_k(scores, k=tf.shape(scores)[1] - 1)
+        return {contract.MOVIE_IDS: tf.gather(ids, order, batch_dims=1), contract.SCORES: best}
 
 
 def export_all(
@@ -73,7 +108,7 @@ def export_all(
     written = {}
     for model_name, kind in MODEL_KINDS.items():
         module = RetrievalServingModule(
-            query_tower, build_index(index_cfg, ids, embeddings, kind=kind)
+            query_tower, build_index(index_cfg, ids, embeddings, kind=kind), ids, embeddings
         )
         module.serving_signatures[contract.SERVING_DEFAULT](
             **requests[0]

@@ -17,6 +17,10 @@ RECOMMENDER = "recommender"  # retrieval + seen-filter + ranking in one graph
 # Signatures.
 SERVING_DEFAULT = "serving_default"
 QUERY_EMBEDDING_SIGNATURE = "query_embedding"
+SIMILAR_MOVIES_SIGNATURE = (
+    "similar_movies"  # movie_id [batch] -> its nearest movies (itself excluded)
+)
+SIMILAR_K = 10  # movies similar_movies returns (fewer for a catalogue of 10 or fewer)
 INIT_OP_SIGNATURE = "__saved_model_init_op"  # listed in metadata, as TF Serving does; not callable
 
 # Output keys.

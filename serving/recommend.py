@@ -13,6 +13,7 @@ features; known users' profiles come from the table exported beside the models.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from serving.client import ServingClient
 log = logging.getLogger(__name__)
 
 PROFILES_FILE = "user_profiles.json"  # beside the models: <export_dir>/user_profiles.json
+MOVIES_FILE = "movies.json"  # beside the models: titles, genres and counts of the catalogue
 
 
 @dataclasses.dataclass
@@ -137,6 +139,71 @@ def _read_profiles(export_dir: str) -> dict[str, dict]:
         raise FileNotFoundError(f"{path} does not exist: train the models first (recsys train all)")
     with open(path) as f:
         return json.load(f)["users"]
+
+
+def save_movies(export_dir: str, movies: list[dict], dataset: str) -> str:
+    """Writes `<export_dir>/movies.json` ({movie_id, title, genres, ratings, mean_rating} per
+    movie of the catalogue), so clients name movies without reading the dataset."""
+    path = os.path.join(export_dir, MOVIES_FILE)
+    os.makedirs(export_dir, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"dataset": dataset, "movies": movies}, f)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def load_movies(export_dir: str) -> dict[str, dict]:
+    """movie_id -> {movie_id, title, genres, ratings, mean_rating}, from `save_movies`.
+
+    Raises:
+      FileNotFoundError: no table in `export_dir` (train first).
+    """
+    path = os.path.join(export_dir, MOVIES_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist: train the models first (recsys train all)")
+    with open(path) as f:
+        return {m["movie_id"]: m for m in json.load(f)["movies"]}
+
+
+def find_movie(movies: dict[str, dict], title: str) -> dict:
+    """The one movie whose title matches `title`: exact (case-insensitive, year optional),
+    else by substring, else by spelling (difflib).
+
+    Raises:
+      ValueError: no movie matches, or several do (listing them, so the caller can choose).
+    """
+    wanted = title.strip().lower()
+
+    def bare(name: str) -> str:
+        return name.lower().rsplit(" (", 1)[0].strip()
+
+    exact = [m for m in movies.values() if wanted in (m["title"].lower(), bare(m["title"]))]
+    found = exact or [m for m in movies.values() if wanted in m["title"].lower()]
+    if not found:
+        close = difflib.get_close_matches(wanted, [bare(m["title"]) for m in movies.values()], 5)
+        found = [m for m in movies.values() if bare(m["title"]) in close]
+    if not found:
+        raise ValueError(f"no movie title matches {title!r}; try a shorter part of the title")
+    if len(found) > 1:
+        listed = "; ".join(f"{m['movie_id']}: {m['title']}" for m in found[:10])
+        more = f" (and {len(found) - 10} more)" if len(found) > 10 else ""
+        raise ValueError(
+            f"{title!r} matches {len(found)} movies, which one? {listed}{more}. "
+            "Pass --movie-id, or a longer title"
+        )
+    return found[0]
+
+
+def similar(client: ServingClient, movie_id: str, model: str = contract.RETRIEVAL) -> list[dict]:
+    """The movies nearest to `movie_id` in the retrieval model's index ("more like this"),
+    over gRPC: [{"movie_id", "score"}], nearest first, the movie itself excluded."""
+    out = client.predict(
+        model, {F.MOVIE_ID.name: [movie_id]}, signature=contract.SIMILAR_MOVIES_SIGNATURE
+    )
+    return [
+        {"movie_id": str(m), "score": float(s)}
+        for m, s in zip(out[contract.MOVIE_IDS][0], out[contract.SCORES][0])
+    ]
 
 
 def recommend(

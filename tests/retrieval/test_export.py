@@ -57,7 +57,7 @@ def exported(tiny_movielens, tfds_cache, tmp_path_factory):
     expected = {}
     for name, kind in export.MODEL_KINDS.items():
         index = build_index(cfg.retrieval.index, ids, tf.constant(movies), kind=kind)
-        module = export.RetrievalServingModule(model.query_tower, index)
+        module = export.RetrievalServingModule(model.query_tower, index, ids, tf.constant(movies))
         expected[name] = [
             [
                 m.decode()
@@ -128,6 +128,34 @@ def test_brute_force_top_k_is_exact_against_numpy(exported):
             np.sort(scores)[::-1][: cfg.retrieval.index.k],
             atol=1e-5,
         )
+
+
+def test_similar_movies_exclude_the_movie_and_match_numpy(exported):
+    import tensorflow as tf
+
+    _, paths, _, _, _, (movie_ids, movies) = exported
+    queries = movie_ids[:4]
+    k = min(contract.SIMILAR_K, len(movie_ids) - 1)
+    for name in (contract.RETRIEVAL_BRUTEFORCE, contract.RETRIEVAL):
+        model = tf.saved_model.load(paths[name])
+        out = _call(model, contract.SIMILAR_MOVIES_SIGNATURE, {"movie_id": queries})
+        ids = out[contract.MOVIE_IDS].numpy()
+        assert ids.shape[0] == len(queries) and 0 < ids.shape[1] <= k
+        for query, row in zip(queries, ids):
+            assert query not in row, f"{name}: the movie itself is excluded"
+        if name != contract.RETRIEVAL_BRUTEFORCE:
+            continue
+        assert ids.shape[1] == k
+        for i, query in enumerate(queries):  # exact: a numpy cosine top-k on the vectors
+            scores = movies @ movies[list(movie_ids).index(query)]
+            scores[list(movie_ids).index(query)] = -np.inf
+            expected = movie_ids[np.argsort(-scores, kind="stable")[:k]]
+            assert ids[i].tolist() == expected.tolist()
+            assert np.allclose(
+                out[contract.SCORES].numpy()[i], np.sort(scores)[::-1][:k], atol=1e-5
+            )
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not in the catalogue"):
+            _call(model, contract.SIMILAR_MOVIES_SIGNATURE, {"movie_id": [b"no-such-movie"]})
 
 
 def test_unknown_user_with_and_without_demographics_gets_k_movies(exported):

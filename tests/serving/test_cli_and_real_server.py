@@ -190,3 +190,41 @@ def test_same_client_against_real_tensorflow_serving(models_dir, server, tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_similar_cli_by_id_and_by_title(server, models_dir, capsys):
+    from serving import recommend
+
+    movies = recommend.load_movies(str(models_dir))
+    first = next(iter(movies.values()))
+    common = ["--target", server.address, "--export-dir", str(models_dir), "--k", "3"]
+    assert cli.main(["similar", "--movie-id", first["movie_id"], *common]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"Because you watched {first['title']}:" and len(lines) == 4
+    assert first["title"] not in "".join(lines[1:]), "the movie itself is excluded"
+    title = first["title"].rsplit(" (", 1)[0]
+    args = ["similar", "--title", title, "--model", "retrieval_bruteforce", *common]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[0].startswith("Because you watched")
+    assert cli.main(["similar", "--movie-id", "no-such-movie", *common]) == 2
+    assert "not in" in capsys.readouterr().err
+
+
+def test_title_matching_asks_when_ambiguous():
+    from serving.recommend import find_movie
+
+    movies = {
+        m: {"movie_id": m, "title": t}
+        for m, t in (
+            ("1", "Star Wars (1977)"),
+            ("2", "Star Trek (1979)"),
+            ("3", "Toy Story (1995)"),
+        )
+    }
+    assert find_movie(movies, "toy story")["movie_id"] == "3"
+    assert find_movie(movies, "Star Wars (1977)")["movie_id"] == "1"
+    assert find_movie(movies, "Stra Wars")["movie_id"] == "1", "spelling"
+    with pytest.raises(ValueError, match="matches 2 movies, which one.*1: Star Wars.*2: Star Trek"):
+        find_movie(movies, "star")
+    with pytest.raises(ValueError, match="no movie title matches"):
+        find_movie(movies, "zzzz")

@@ -63,7 +63,11 @@ def test_status_of_every_model(client):
 def test_metadata_signatures_match_the_contract(client):
     meta = client.metadata(contract.RETRIEVAL_BRUTEFORCE)
     assert meta["version"] == 1
-    assert set(meta["signatures"]) == {contract.SERVING_DEFAULT, contract.QUERY_EMBEDDING_SIGNATURE}
+    assert set(meta["signatures"]) == {
+        contract.SERVING_DEFAULT,
+        contract.QUERY_EMBEDDING_SIGNATURE,
+        contract.SIMILAR_MOVIES_SIGNATURE,
+    }
     default = meta["signatures"][contract.SERVING_DEFAULT]
     assert set(default["inputs"]) == set(RETRIEVAL_INPUTS)
     assert default["outputs"] == {contract.MOVIE_IDS: "string", contract.SCORES: "float32"}
