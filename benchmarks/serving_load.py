@@ -15,14 +15,12 @@ import json
 import logging
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 
 import grpc
 import numpy as np
 
+from benchmarks import server_process
 from core import plots
 from core.reports import write_report
 from serving import contract, recommend
@@ -32,32 +30,12 @@ log = logging.getLogger(__name__)
 LEVELS = (1, 8, 32, 64)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(model_config: str, export_dir: str, batching_file: str | None):
-    port, rest_port = _free_port(), _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "pipelines.cli",
-        "serve",
-        "--model-config",
-        model_config,
-        "--models-dir",
-        export_dir,
-        "--port",
-        str(port),
-        "--rest_api_port",
-        str(rest_port),
-    ]
-    if batching_file:
-        command += ["--enable_batching", "--batching_parameters_file", batching_file]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return process, port, rest_port
+    port, rest_port = server_process.free_port(), server_process.free_port()
+    flags = (
+        ["--enable_batching", "--batching_parameters_file", batching_file] if batching_file else []
+    )
+    return server_process.start(model_config, export_dir, port, rest_port, *flags), port, rest_port
 
 
 async def _wait_ready(port: int, timeout: float = 300) -> None:

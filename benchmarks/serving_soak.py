@@ -14,14 +14,12 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import grpc
 
+from benchmarks import server_process
 from core.reports import write_report
 from serving import contract, recommend
 from serving.client import ServingClient, ServingClientError, to_tensor_proto
@@ -36,12 +34,6 @@ def _rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         line = next(line for line in f if line.startswith("VmRSS"))
     return round(int(line.split()[1]) / 1024, 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _kinds(client: ServingClient, profile) -> dict:
@@ -114,25 +106,8 @@ def run(
     model_config: str, export_dir: str, output_dir: str, seconds: float = 60, threads: int = 6
 ) -> dict:
     """Runs the soak; returns what it writes."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "serve",
-            "--model-config",
-            model_config,
-            "--models-dir",
-            export_dir,
-            "--port",
-            str(port),
-            "--rest_api_port",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = server_process.free_port()
+    process = server_process.start(model_config, export_dir, port)
     counts = collections.Counter()
     failures = collections.Counter()
     try:

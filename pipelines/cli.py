@@ -389,47 +389,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_parser = jobs.add_parser("benchmark", help="measure models against peers, side by side")
     bench_jobs = bench_parser.add_subparsers(dest="bench_job", required=True, metavar="MODEL")
-    bench_retrieval = bench_jobs.add_parser(
+
+    def benchmark(name, handler, text, files, serves=False):
+        parser = bench_jobs.add_parser(name, help=text)
+        _add_config_options(parser)
+        if serves:
+            parser.add_argument(
+                "--model-config",
+                default="configs/serving/models.config",
+                help="ModelServerConfig text proto (default configs/serving/models.config)",
+            )
+        parser.add_argument(
+            "--output",
+            default="benchmarks/results",
+            help=f"folder for {name}.{{{files}}} (default benchmarks/results)",
+        )
+        parser.set_defaults(handler=handler)
+        return parser
+
+    benchmark(
         "retrieval",
-        help="three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force",
+        cmd_benchmark_retrieval,
+        "three protocols, our model vs popularity and the TFRS tutorial; ScaNN vs brute force",
+        "json,md,png",
     )
-    _add_config_options(bench_retrieval)
-    bench_retrieval.add_argument(
-        "--output", default="benchmarks/results", help="folder for retrieval.{json,md,png}"
-    )
-    bench_retrieval.set_defaults(handler=cmd_benchmark_retrieval)
-    bench_ranking = bench_jobs.add_parser(
+    benchmark(
         "ranking",
-        help="RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial",
+        cmd_benchmark_ranking,
+        "RMSE, MAE, NDCG@10: our model vs MF, biases, global mean, the TFRS tutorial",
+        "json,md,png",
     )
-    _add_config_options(bench_ranking)
-    bench_ranking.add_argument(
-        "--output", default="benchmarks/results", help="folder for ranking.{json,md,png}"
-    )
-    bench_ranking.set_defaults(handler=cmd_benchmark_ranking)
-    bench_recommend = bench_jobs.add_parser(
+    bench_recommend = benchmark(
         "recommend",
-        help="what users receive: the exported two-stage recommender vs retrieval alone and peers",
+        cmd_benchmark_recommend,
+        "what users receive: the exported two-stage recommender vs retrieval alone and peers",
+        "json,md,png",
     )
-    _add_config_options(bench_recommend)
     bench_recommend.add_argument(
         "--skip-training",
         action="store_true",
         help="evaluate the models already in --export-dir (trained on the temporal split)",
     )
-    bench_recommend.add_argument(
-        "--output", default="benchmarks/results", help="folder for recommend.{json,md,png}"
-    )
-    bench_recommend.set_defaults(handler=cmd_benchmark_recommend)
-    bench_serving = bench_jobs.add_parser(
+    bench_serving = benchmark(
         "serving",
-        help="gRPC latency of each serving path over exported models (local server, loopback)",
-    )
-    _add_config_options(bench_serving)
-    bench_serving.add_argument(
-        "--model-config",
-        default="configs/serving/models.config",
-        help="ModelServerConfig text proto",
+        cmd_benchmark_serving,
+        "gRPC latency of each serving path over exported models (local server, loopback)",
+        "json,md,png",
+        serves=True,
     )
     bench_serving.add_argument(
         "--users", type=int, default=200, help="user profiles to send (default 200)"
@@ -437,31 +443,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench_serving.add_argument(
         "--k", type=int, default=10, help="movies recommended per user (default 10)"
     )
-    bench_serving.add_argument(
-        "--output", default="benchmarks/results", help="folder for serving.{json,md,png}"
+    benchmark(
+        "embeddings",
+        cmd_benchmark_embeddings,
+        "neighbour quality of the movie embeddings against peers",
+        "json,md",
     )
-    bench_serving.set_defaults(handler=cmd_benchmark_serving)
-    bench_embeddings = bench_jobs.add_parser(
-        "embeddings", help="neighbour quality of the movie embeddings against peers"
-    )
-    _add_config_options(bench_embeddings)
-    bench_embeddings.add_argument(
-        "--output", default="benchmarks/results", help="folder for embeddings.{json,md}"
-    )
-    bench_embeddings.set_defaults(handler=cmd_benchmark_embeddings)
-    bench_load = bench_jobs.add_parser(
-        "load", help="throughput and latency under concurrent streams, batching off and on"
-    )
-    _add_config_options(bench_load)
-    bench_load.add_argument(
-        "--model-config",
-        default="configs/serving/models.config",
-        help="ModelServerConfig text proto",
+    bench_load = benchmark(
+        "load",
+        cmd_benchmark_load,
+        "throughput and latency under concurrent streams, batching off and on",
+        "json,md,png",
+        serves=True,
     )
     bench_load.add_argument(
         "--batching_parameters_file",
         default="configs/serving/batching.config",
-        help="batching settings of the 'batching on' server",
+        help="batching of the 'batching on' server (default configs/serving/batching.config)",
     )
     bench_load.add_argument(
         "--streams", default="1,8,32,64", help="concurrency levels (default 1,8,32,64)"
@@ -469,27 +467,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_load.add_argument(
         "--seconds", type=float, default=10.0, help="seconds per level (default 10)"
     )
-    bench_load.add_argument(
-        "--output", default="benchmarks/results", help="folder for load.{json,md,png}"
-    )
-    bench_load.set_defaults(handler=cmd_benchmark_load)
-    bench_soak = bench_jobs.add_parser(
-        "soak", help="good and hostile requests from several threads; server memory (loopback)"
-    )
-    _add_config_options(bench_soak)
-    bench_soak.add_argument(
-        "--model-config",
-        default="configs/serving/models.config",
-        help="ModelServerConfig text proto",
+    bench_soak = benchmark(
+        "soak",
+        cmd_benchmark_soak,
+        "good and hostile requests from several threads; server memory (loopback)",
+        "json,md",
+        serves=True,
     )
     bench_soak.add_argument(
         "--seconds", type=float, default=60.0, help="how long to send (default 60)"
     )
     bench_soak.add_argument("--threads", type=int, default=6, help="sending threads (default 6)")
-    bench_soak.add_argument(
-        "--output", default="benchmarks/results", help="folder for soak.{json,md}"
-    )
-    bench_soak.set_defaults(handler=cmd_benchmark_soak)
 
     emb_parser = jobs.add_parser("embeddings", help="look at what the towers learned")
     emb_jobs = emb_parser.add_subparsers(dest="embeddings_job", required=True)

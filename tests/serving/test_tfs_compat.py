@@ -51,15 +51,21 @@ class Behaviour:
     check: Callable
 
 
+def _registrar(registry: list[Behaviour]):
+    """A decorator factory: @name(source) adds the function to `registry`."""
+
+    def behaviour(source: str):
+        def register(check):
+            registry.append(Behaviour(check.__name__, source, check))
+            return check
+
+        return register
+
+    return behaviour
+
+
 BEHAVIOURS: list[Behaviour] = []
-
-
-def behaviour(source: str):
-    def register(check):
-        BEHAVIOURS.append(Behaviour(check.__name__, source, check))
-        return check
-
-    return register
+behaviour = _registrar(BEHAVIOURS)
 
 
 class Target:
@@ -601,14 +607,7 @@ def _reload(t, config, metrics=()):
 
 
 RELOAD_BEHAVIOURS: list[Behaviour] = []
-
-
-def reload_behaviour(source: str):
-    def register(check):
-        RELOAD_BEHAVIOURS.append(Behaviour(check.__name__, source, check))
-        return check
-
-    return register
+reload_behaviour = _registrar(RELOAD_BEHAVIOURS)
 
 
 @reload_behaviour("model_service_impl.cc HandleReloadConfigRequest (OK status)")
