@@ -26,6 +26,11 @@ from core import features as F
 T = TypeVar("T")
 
 ENV_MOVIELENS_DIR = "RECSYS_MOVIELENS_DIR"
+# The development copy beside a checkout (../shared/data/movielens), used when neither the flag
+# nor the environment names a folder.
+DEVELOPMENT_COPY = os.path.normpath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "movielens")
+)
 
 
 class ConfigError(ValueError):
@@ -40,8 +45,9 @@ class DataConfig:
       dataset: "movielens-100k" (with demographics) or "movielens-latest-small" (without).
       movielens_dir: Folder with MovieLens files: an extracted `ml-100k/` and/or
         `ml-latest-small.zip` (or the extracted `ml-100k` folder itself). Empty: TFDS
-        downloads the official archives. The environment variable RECSYS_MOVIELENS_DIR
-        is used when this is empty.
+        downloads the official archives. Looked up in this order: this field
+        (--movielens-dir), $RECSYS_MOVIELENS_DIR, the development copy
+        ../shared/data/movielens beside the checkout; none of them: download.
       tfds_data_dir: Where TFDS keeps prepared datasets; empty means TFDS's default
         (~/tensorflow_datasets or $TFDS_DATA_DIR).
       split: "temporal" (per user: last rating is test, the one before validation: no
@@ -78,8 +84,10 @@ class DataConfig:
             raise ConfigError(f"data.history_length={self.history_length}: expected >= 0")
 
     def resolved_movielens_dir(self) -> str:
-        """`movielens_dir`, else $RECSYS_MOVIELENS_DIR, else "" (download through TFDS)."""
-        return self.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
+        """`movielens_dir`, else $RECSYS_MOVIELENS_DIR, else the development copy if it
+        exists, else "" (download through TFDS)."""
+        found = self.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
+        return found or (DEVELOPMENT_COPY if os.path.isdir(DEVELOPMENT_COPY) else "")
 
 
 @dataclasses.dataclass

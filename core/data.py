@@ -77,6 +77,16 @@ def take(columns: Columns, rows: np.ndarray) -> Columns:
     return {name: values[rows] for name, values in columns.items()}
 
 
+DOWNLOAD_HOST = "files.grouplens.org"
+
+
+def _check_reachable(host: str, timeout: float = 5.0) -> None:
+    """Raises OSError when `host` cannot be resolved or reached on port 443."""
+    import socket
+
+    socket.create_connection((host, 443), timeout=timeout).close()
+
+
 def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
     """A prepared TFDS builder for `movielens/<tfds_config>` from the configured source."""
     data_dir = os.path.expanduser(cfg.tfds_data_dir) or None
@@ -84,6 +94,8 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
     if not source:
         builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
         try:
+            if not builder.is_prepared():
+                _check_reachable(DOWNLOAD_HOST)  # fail at once, not after TFDS's retries
             builder.download_and_prepare()
         except OSError as e:  # requests' ConnectionError is one
             raise DataError(

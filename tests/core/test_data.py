@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from core import data
+from core import config, data
 from core import features as F
 from core.config import DataConfig
 from core.tfds_local import DataError
@@ -85,11 +86,30 @@ def test_failed_download_says_how_to_work_offline(tmp_path, monkeypatch):
         raise requests.exceptions.ConnectionError("Failed to resolve 'files.grouplens.org'")
 
     monkeypatch.delenv("RECSYS_MOVIELENS_DIR", raising=False)
+    monkeypatch.setattr(config, "DEVELOPMENT_COPY", str(tmp_path / "no-copy"))
+    monkeypatch.setattr(data, "_check_reachable", lambda host: None)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_network)
     with pytest.raises(
         DataError, match="could not download MovieLens.*files.grouplens.org.*RECSYS_MOVIELENS_DIR"
     ):
         data.load(DataConfig(tfds_data_dir=str(tmp_path)))
+
+
+def test_no_network_fails_at_once_and_the_development_copy_is_found(tmp_path, monkeypatch):
+    monkeypatch.delenv("RECSYS_MOVIELENS_DIR", raising=False)
+    monkeypatch.setattr(config, "DEVELOPMENT_COPY", str(tmp_path / "no-copy"))
+    monkeypatch.setattr(data, "DOWNLOAD_HOST", "host.invalid")
+    started = time.monotonic()
+    with pytest.raises(DataError, match="could not download MovieLens.*RECSYS_MOVIELENS_DIR"):
+        data.load(DataConfig(tfds_data_dir=str(tmp_path)))
+    assert time.monotonic() - started < 15, "no retries before the error"
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    monkeypatch.setattr(config, "DEVELOPMENT_COPY", str(copy))
+    assert DataConfig().resolved_movielens_dir() == str(copy)
+    monkeypatch.setenv("RECSYS_MOVIELENS_DIR", "/from/env")
+    assert DataConfig().resolved_movielens_dir() == "/from/env"
+    assert DataConfig(movielens_dir="/flag").resolved_movielens_dir() == "/flag"
 
 
 def test_folder_without_movielens_files_names_what_is_missing(tmp_path):
