@@ -346,13 +346,12 @@ def _handler(pool, method, request_type, response_type):
         except tf.errors.OpError as e:
             error = from_op_error(e)
             code, message = error.code, error.message
-        except RuntimeError as e:
-            if "cannot schedule new futures" not in str(e):
-                raise
-            code, message = grpc.StatusCode.UNAVAILABLE, "the server is shutting down"
-        except Exception as e:  # anything else is our bug: report it, keep serving
-            log.exception("%s failed", request_type.DESCRIPTOR.name)
-            code, message = grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}"
+        except Exception as e:
+            if isinstance(e, RuntimeError) and "cannot schedule new futures" in str(e):
+                code, message = grpc.StatusCode.UNAVAILABLE, "the server is shutting down"
+            else:  # anything else is our bug: report it, keep serving
+                log.exception("%s failed", request_type.DESCRIPTOR.name)
+                code, message = grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}"
         await context.abort(code, _truncate(message))
 
     return grpc.unary_unary_rpc_method_handler(
