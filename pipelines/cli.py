@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-import time
 
 from core import env as _env  # noqa: F401  (before tensorflow)
 from core.config import ConfigError, load_config
@@ -287,7 +286,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if any(v is not None for v in demographics.values()) or not args.user_id:
         profile = recommend.UserProfile(
             user_id=args.user_id or "",
-            timestamp=args.timestamp or int(time.time()),
+            timestamp=args.timestamp or recommend.default_request_time(args.export_dir),
             recent_movie_ids=seen[::-1],
             seen_movie_ids=seen,
         )
@@ -647,7 +646,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seen", help="new user: comma-separated movie ids already rated, oldest first"
     )
     rec_parser.add_argument(
-        "--timestamp", type=int, help="new user: request time, seconds since 1970 (default now)"
+        "--timestamp",
+        type=int,
+        help="new user: request time, seconds since 1970 (default: the end of the training "
+        "data, the latest request time in --export-dir's profile table)",
     )
     rec_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec_parser.set_defaults(handler=cmd_recommend)

@@ -29,7 +29,7 @@ def run(cfg: PipelineConfig, model_config: str, users: list[str], results_dir: s
     trained = jobs.train_all(cfg)
     k = cfg.k
     profiles = {u: recommend.load_profile(cfg.export_dir, u) for u in users}
-    newest = max(p.timestamp for p in profiles.values())
+    newest = recommend.default_request_time(cfg.export_dir)
     profiles["new user (demographics only)"] = recommend.UserProfile(
         user_gender=False,
         bucketized_user_age=25.0,

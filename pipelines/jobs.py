@@ -102,6 +102,7 @@ def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetriev
     seconds = round(time.time() - started, 1)
     test = prepared.parts["test"]
     metrics = evaluate.evaluate(trained.scores, prepared, "test", seed=cfg.data.seed)
+    export_gate(run, "retrieval", metrics, {"split": cfg.data.split, "test": metrics})
     names = trained.model.query_tower.feature_names
     requests = [{n: test[n][i : i + 1] for n in names} for i in range(3)]
     exports = retrieval_export.export_all(
@@ -129,6 +130,46 @@ def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetriev
     write_report(os.path.join(run.directory, "metrics"), result, table)
     print(table, end="")
     return result, trained
+
+
+class ExportRefused(ValueError):
+    """A model whose test metrics say training failed is not exported."""
+
+
+# Metrics that are finite for any model that trained (NDCG may be undefined on tiny data).
+GATED = ("rmse", "mae", "recall", "hr")
+
+
+def export_gate(run: Run, model: str, metrics: dict, result: dict) -> None:
+    """Refuses the export when a metric is not finite (a diverged run): writes the decision
+    into the run folder and raises ExportRefused saying what to change."""
+    bad = {
+        k: v
+        for k, v in _numbers(metrics).items()
+        if any(part.split("@")[0] in GATED for part in k.split(".")) and not np.isfinite(v)
+    }
+    if not bad:
+        return
+    reason = (
+        f"{model} not exported: its test metrics are not finite ({bad}); training diverged. "
+        "Lower trainer.learning_rate (or the scorer_trainer's) and train again"
+    )
+    write_report(
+        os.path.join(run.directory, "metrics"),
+        {**result, "exported": False, "refused": reason},
+        f"{reason}\n",
+    )
+    raise ExportRefused(reason)
+
+
+def _numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update(_numbers(value, f"{prefix}{key}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
 
 def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
@@ -207,6 +248,7 @@ def train_ranking(cfg: PipelineConfig, run: Run, served: TrainedRetrieval | None
             "validation_queries": validation_lists.num_queries,
         },
     }
+    export_gate(run, "ranking", by_part, result)
     result["exports"] = {
         "ranking": ranking_export.export(ranker, prepared, cfg.export_dir, _metadata(cfg, metrics))
     }

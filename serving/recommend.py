@@ -16,7 +16,9 @@ import dataclasses
 import difflib
 import json
 import logging
+import math
 import os
+import time
 
 import numpy as np
 
@@ -115,6 +117,21 @@ def load_profiles(export_dir: str) -> list[UserProfile]:
     """Every profile of the table exported beside the models, in user-id order."""
     users = _read_profiles(export_dir)
     return [UserProfile(**users[u]) for u in sorted(users, key=lambda u: (len(u), u))]
+
+
+def default_request_time(export_dir: str) -> int:
+    """The request time for a new user: the latest one of the exported profiles, i.e. the
+    end of the training data (time features never see a time far outside what they learned)."""
+    try:
+        users = _read_profiles(export_dir)
+    except FileNotFoundError:
+        log.warning(
+            "no profile table in %s: the request time is now, which may lie far past the "
+            "training data; pass --timestamp or --export-dir",
+            export_dir,
+        )
+        return int(time.time())
+    return max(int(u["timestamp"]) for u in users.values())
 
 
 def load_profile(export_dir: str, user_id: str) -> UserProfile:
@@ -294,4 +311,10 @@ def format_table(recommendations: list[dict]) -> str:
 
 
 def to_json(recommendations: list[dict]) -> str:
-    return json.dumps(recommendations, indent=2)
+    """Valid JSON: a non-finite number (from a broken model) becomes null, never NaN."""
+
+    def finite(value):
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    rows = [{k: finite(v) for k, v in row.items()} for row in recommendations]
+    return json.dumps(rows, indent=2, allow_nan=False)
