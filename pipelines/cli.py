@@ -352,8 +352,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Every option's help shows its default, unless the text says it already."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Parsers and sub-parsers that show defaults (sub-parsers are made of this class too)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="recsys", description="Two-stage MovieLens recommender on TensorFlow Recommenders."
     )
     parser.add_argument(

@@ -66,3 +66,26 @@ def test_errors_are_one_clear_line_not_a_traceback(tmp_path, capsys):
     assert err.startswith("recsys: error: MovieLens folder") and "nowhere" in err
     assert cli.main(["data", "summary", "--set", "data.bogus=1"]) == 2
     assert "unknown config key 'data.bogus'" in capsys.readouterr().err
+
+
+def test_every_option_with_a_default_shows_it_in_help():
+    import argparse
+
+    from pipelines import cli
+
+    def parsers(parser, path="recsys"):
+        yield path, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from parsers(sub, f"{path} {name}")
+
+    missing = []
+    for path, parser in parsers(cli.build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            has_default = action.default not in (None, False, [], argparse.SUPPRESS)
+            if action.option_strings and has_default:
+                if "default" not in formatter._get_help_string(action):
+                    missing.append(f"{path} {action.option_strings[0]}")
+    assert not missing, missing
