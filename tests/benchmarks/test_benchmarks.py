@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 from tests.conftest import tiny_config
 
@@ -62,6 +63,8 @@ def test_serving_benchmark_times_every_path_over_grpc(models_dir, tmp_path):
         "retrieval",
         "retrieval_bruteforce",
         "ranking",
+        "similar_movies",
+        "similar_movies",
         "two-stage, client-side",
         "two-stage, composite",
     ]
@@ -111,3 +114,22 @@ def test_recommend_benchmark_measures_the_exported_pipeline_against_every_peer(
     assert result["grpc"]["same_top_k"] == result["grpc"]["users"] == 12
     assert "| two-stage (ours) |" in (tmp_path / "results" / "recommend.md").read_text()
     assert (tmp_path / "results" / "recommend.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_load_and_soak_benchmarks_against_a_server_process(models_dir, tmp_path):
+    from benchmarks import serving_load, serving_soak
+    from tests.conftest import MODELS_CONFIG
+
+    batching = str(pathlib.Path(MODELS_CONFIG).with_name("batching.config"))
+    load = serving_load.run(
+        MODELS_CONFIG, str(models_dir), str(tmp_path), batching, seconds=1, levels=(1, 4)
+    )
+    assert set(load["settings"]) == {"batching off", "batching on"}
+    for rows in load["settings"].values():
+        assert set(rows) == {"gRPC/1", "gRPC/4", "REST/1", "REST/4"}
+        assert all(r["requests"] > 0 and r["failures"] == 0 for r in rows.values())
+    assert (tmp_path / "load.png").read_bytes().startswith(b"\x89PNG")
+    soak = serving_soak.run(MODELS_CONFIG, str(models_dir), str(tmp_path), seconds=3, threads=2)
+    assert soak["failures"] == 0 and soak["still_serving"] and soak["requests"] >= 9
+    assert soak["server_rss"]["start_mb"] > 0
+    assert "| 10 MB string |" in (tmp_path / "soak.md").read_text()
