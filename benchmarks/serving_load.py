@@ -145,13 +145,15 @@ def run(
     seconds: float = 10.0,
     levels=LEVELS,
     users: int = 500,
+    settings: tuple[str, ...] = ("batching off", "batching on"),
 ) -> dict:
-    """Both server settings, both protocols, every level; returns what it writes."""
+    """Each server setting, both protocols, every level; returns what it writes."""
     profiles = recommend.load_profiles(export_dir)
     random.Random(0).shuffle(profiles)
     profiles = profiles[:users]
     result = {"seconds_per_level": seconds, "users": len(profiles), "settings": {}}
-    for name, batching in (("batching off", None), ("batching on", batching_file)):
+    files = {"batching off": None, "batching on": batching_file}
+    for name, batching in ((s, files[s]) for s in settings):
         process, port, rest_port = _start(model_config, export_dir, batching)
         try:
             log.info("load: %s", name)
