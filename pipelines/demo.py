@@ -30,6 +30,7 @@ def run(cfg: PipelineConfig, model_config: str, users: list[str], results_dir: s
     k = cfg.k
     profiles = {u: recommend.load_profile(cfg.export_dir, u) for u in users}
     newest = recommend.default_request_time(cfg.export_dir)
+    movies = recommend.load_movies(cfg.export_dir)
     profiles["new user (demographics only)"] = recommend.UserProfile(
         user_gender=False,
         bucketized_user_age=25.0,
@@ -75,6 +76,15 @@ def run(cfg: PipelineConfig, model_config: str, users: list[str], results_dir: s
                     "with exact "
                     f"retrieval; {common}/{k} of it with ScaNN retrieval (approximate)"
                 )
+                if profile.recent_movie_ids:  # "more like this" for their newest movie
+                    last = profile.recent_movie_ids[0]
+                    near = recommend.similar(client, last, contract.RETRIEVAL)[:k]
+                    shown[name]["because_you_watched"] = {"movie_id": last, "similar": near}
+                    titles = [
+                        movies.get(r["movie_id"], {}).get("title", r["movie_id"]) for r in near
+                    ]
+                    watched = movies.get(last, {}).get("title", last)
+                    print(f"Because you watched {watched}: {'; '.join(titles)}")
     finally:
         server.stop()
     result = {

@@ -19,7 +19,7 @@ def test_demo_trains_exports_serves_and_recommends(tiny_movielens, tfds_cache, t
         results_dir=str(tmp_path / "results"),
     )
     out = capsys.readouterr().out
-    assert "Top 3 for user 1" in out and "new user" in out
+    assert "Top 3 for user 1" in out and "new user" in out and "Because you watched" in out
     saved = json.loads((tmp_path / "results" / "demo.json").read_text())
     assert set(saved["recommendations"]) == {"1", "2", "new user (demographics only)"}
     for name, shown in saved["recommendations"].items():
@@ -31,6 +31,9 @@ def test_demo_trains_exports_serves_and_recommends(tiny_movielens, tfds_cache, t
         )
         seen = set()
         if name in ("1", "2"):
+            because = shown["because_you_watched"]
+            assert len(because["similar"]) == 3
+            assert because["movie_id"] not in {r["movie_id"] for r in because["similar"]}
             seen = {m for (u, m, _, _) in tiny_movielens.ratings if u == name}
         assert (
             not {r["movie_id"] for r in shown["composite"]} & seen
