@@ -564,7 +564,12 @@ def target(request, server, models_dir):
     stock = open(os.path.join(os.path.dirname(MODELS_CONFIG), "models.stock.config")).read()
     config.write_text(stock.replace("/models/", f"{models_dir}/"))
     process = subprocess.Popen(
-        [binary, f"--port={port}", f"--model_config_file={config}", "--allow_version_labels"],
+        [  # health for ModelService/PredictionService needs TF Serving's health flag
+            binary,
+            f"--port={port}",
+            f"--model_config_file={config}",
+            "--enable_grpc_healthcheck_service=true",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
