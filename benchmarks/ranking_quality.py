@@ -106,6 +106,7 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
             "MAE": {m: r["mae"] for m, r in results.items()},
         },
         "error on the test ratings",
+        zoom=True,
     )
     print(markdown, end="")
     return result

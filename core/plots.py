@@ -12,12 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 log = logging.getLogger(__name__)
 
 
-def bar_chart(path: str, title: str, groups: dict[str, dict[str, float]], ylabel: str) -> None:
+def bar_chart(
+    path: str, title: str, groups: dict[str, dict[str, float]], ylabel: str, zoom: bool = False
+) -> None:
     """Grouped bars: one group per outer key, one bar per model (inner key), values on top.
 
     Args:
       path: The PNG to write.
       groups: {group label: {model name: value}}; every group should name the same models.
+      zoom: Start the axis near the smallest value instead of 0, so close values (RMSE 0.883
+        against 0.904) look different; the title says the axis is zoomed.
     """
     models = list(dict.fromkeys(m for values in groups.values() for m in values))
     width = 0.8 / max(1, len(models))
@@ -29,6 +33,12 @@ def bar_chart(path: str, title: str, groups: dict[str, dict[str, float]], ylabel
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
+    values = [v for group in groups.values() for v in group.values() if v == v]
+    if zoom and values:
+        low, high = min(values), max(values)
+        pad = 0.25 * (high - low) or 0.05 * abs(high)
+        ax.set_ylim(max(0.0, low - pad), high + pad)
+        title += " (axis zoomed)"
     ax.set_title(title)
     ax.legend(
         fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)
@@ -49,8 +59,14 @@ def tradeoff_chart(path: str, title: str, rows: list[dict], chosen: dict, target
     ax.scatter(
         [chosen["ms_per_query"]], [chosen["recall"]], s=80, marker="*", color="red", label="chosen"
     )
+    for row in rows:  # which setting each point is: leaves / leaves searched / reordered
+        label = (
+            f"{row['num_leaves']}/{row['num_leaves_to_search']}/"
+            f"{row['num_reordering_candidates']}"
+        )
+        ax.annotate(label, (row["ms_per_query"], row["recall"]), fontsize=6, alpha=0.7)
     ax.axhline(target, linestyle="--", color="grey", linewidth=1, label=f"target {target}")
-    ax.set_xlabel("median ms per query")
+    ax.set_xlabel("median ms per query (points: leaves/searched/reordered)")
     ax.set_ylabel("recall against brute force")
     ax.set_title(title)
     ax.legend(fontsize=8)
