@@ -110,10 +110,22 @@ def test_maps_and_neighbour_quality(trained, tmp_path):
 
     result = embeddings_quality.run(cfg, str(tmp_path), min_ratings=1)
     assert (tmp_path / "embeddings.json").is_file() and (tmp_path / "embeddings.md").is_file()
-    genre = result["genre_agreement@10"]
+    genre, overlap = result["genre_agreement@10"], result["co_rating_overlap@10"]
     assert set(genre) == {"embedding", "random", "co-rating cosine"}
-    assert all(0.0 <= v <= 1.0 for v in genre.values())
-    assert result["co_rating_overlap@10"]["embedding"] >= 0.0 and result["examples"]
+    assert result["ratios"]["genre_agreement_vs_random"] == round(
+        genre["embedding"] / genre["random"], 2
+    )
+    assert set(overlap) == {"embedding", "random"} and result["examples"]
+
+
+def test_genre_agreement_and_overlap_on_a_hand_computed_example():
+    from benchmarks.embeddings_quality import genre_agreement, overlap
+
+    genres = np.array([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    # movie 0's neighbours 1 (shares), 2 (does not); movie 2's: 3 (shares), 0 (does not)
+    nn = np.array([[1, 2], [0, 3], [3, 0], [0, 2]])
+    assert genre_agreement(nn, genres) == (1 + 2 + 1 + 2) / 8
+    assert overlap(nn, np.array([[1, 3], [2, 3], [0, 1], [0, 2]])) == (1 + 1 + 1 + 2) / 8
 
 
 def test_neighbours_exclude_the_movie_itself():
