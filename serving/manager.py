@@ -347,13 +347,16 @@ class ModelManager:
             versions = self._versions[name]
             for number in sorted(wanted):
                 current = versions.get(number)
+                if current is not None and current.state in (State.AVAILABLE, State.LOADING):
+                    continue  # no file walk for what is loaded
                 stamp = fingerprint(on_disk[number])
-                retry = (
-                    current is not None
-                    and current.state == State.END
-                    and (not current.error or current.fingerprint != stamp)
-                )
-                if current is None or current.state == State.START or retry:
+                # new, never started, unloaded earlier, or failed and changed since
+                if (
+                    current is None
+                    or current.state != State.END
+                    or not current.error
+                    or current.fingerprint != stamp
+                ):
                     versions[number] = Version(number, on_disk[number], State.LOADING)
                     versions[number].fingerprint = stamp
                     todo.append(versions[number])

@@ -191,13 +191,7 @@ class RestApi:
         if not isinstance(signature_name, str):
             raise invalid("'signature_name' key must be a string value.")
         request.model_spec.signature_name = signature_name
-        version = self.services._servable(request.model_spec)
-        signature = version.signature_defs.get(signature_name or "serving_default")
-        if signature is None:
-            raise ServingError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'Serving signature key "{signature_name or "serving_default"}" not found.',
-            )
+        _, _, signature = self.services.predict_signature(request.model_spec)
         dtypes = {k: tf.dtypes.as_dtype(v.dtype) for k, v in signature.inputs.items()}
         rows = "instances" in document
         if rows == ("inputs" in document):

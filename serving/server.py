@@ -175,15 +175,25 @@ class Services:
             outputs = await asyncio.get_running_loop().run_in_executor(pool, run, arrays)
         return self.respond(request, version, name, outputs, wanted)
 
-    def prepare(self, request: predict_pb2.PredictRequest):
-        """(version, signature name, input arrays, output keys) of a valid Predict request."""
-        version = self._servable(request.model_spec)
-        name = request.model_spec.signature_name or contract.SERVING_DEFAULT
+    def predict_signature(self, spec):
+        """(version, signature name, SignatureDef) a Predict request's model spec names.
+
+        Raises:
+          ServingError: NOT_FOUND / INVALID_ARGUMENT for the model, version or label;
+            FAILED_PRECONDITION for a signature the version does not have.
+        """
+        version = self._servable(spec)
+        name = spec.signature_name or contract.SERVING_DEFAULT
         signature = version.signature_defs.get(name)
         if signature is None or name == contract.INIT_OP_SIGNATURE:
             raise ServingError(
                 grpc.StatusCode.FAILED_PRECONDITION, f'Serving signature key "{name}" not found.'
             )
+        return version, name, signature
+
+    def prepare(self, request: predict_pb2.PredictRequest):
+        """(version, signature name, input arrays, output keys) of a valid Predict request."""
+        version, name, signature = self.predict_signature(request.model_spec)
         seen = set()
         for alias in request.output_filter:
             if alias not in signature.outputs:

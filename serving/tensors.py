@@ -62,8 +62,9 @@ def _values_sent(key: str, proto: tensor_pb2.TensorProto) -> int:
     return len(getattr(proto, field))
 
 
-def _check_proto(key: str, proto, limits: RequestLimits) -> list[int]:
-    """The declared shape, once the proto is known to be small, complete and well-formed."""
+def _check_proto(key: str, proto, limits: RequestLimits) -> tuple[list[int], int]:
+    """(declared shape, elements), once the proto is known to be small, complete and
+    well-formed."""
     shape = _declared_shape(key, proto)
     elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if elements > limits.max_tensor_elements:
@@ -86,7 +87,7 @@ def _check_proto(key: str, proto, limits: RequestLimits) -> list[int]:
                 f"input {key}: a string of {longest} bytes; at most {limits.max_string_bytes} "
                 "(--max-string-bytes)"
             )
-    return shape
+    return shape, elements
 
 
 def decode_inputs(
@@ -117,7 +118,7 @@ def decode_inputs(
                 f"Expects arg[{key}] to be {dtype_name(info.dtype)} but "
                 f"{dtype_name(proto.dtype)} is provided"
             )
-        shape = _check_proto(key, proto, limits)
+        shape, elements = _check_proto(key, proto, limits)
         if not info.tensor_shape.unknown_rank and len(shape) != len(info.tensor_shape.dim):
             raise invalid(
                 f"input {key} has shape {shape}; the signature expects rank "
@@ -126,7 +127,7 @@ def decode_inputs(
         if shape and shape[0] == 0:
             raise invalid(f"input {key} is empty (batch of 0)")
         shapes[key] = shape
-        total += int(np.prod(shape, dtype=np.int64)) if shape else 1
+        total += elements
         if total > limits.max_request_elements:
             raise invalid(
                 f"the inputs hold more than {limits.max_request_elements} elements in all "
