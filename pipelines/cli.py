@@ -271,34 +271,18 @@ def cmd_export_recommender(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    """Two-stage recommendations over gRPC for a known user (profile from the data) or a new one."""
+    """Two-stage recommendations over gRPC for a known user (profile from the exported table)
+    or a new one. The profile and the server are checked before TensorFlow is imported."""
     from serving import recommend
-    from serving.client import ServingClient, ServingClientError, UnavailableError
+    from serving.channel import ServerUnreachable, check_reachable
 
-    demographics = {
-        "user_gender": None if args.gender is None else args.gender == "M",
-        "bucketized_user_age": args.age_bucket,
-        "raw_user_age": args.age,
-        "user_occupation_text": args.occupation,
-        "user_zip_code": args.zip,
-    }
-    seen = [m for m in (args.seen or "").split(",") if m]
-    if any(v is not None for v in demographics.values()) or not args.user_id:
-        profile = recommend.UserProfile(
-            user_id=args.user_id or "",
-            timestamp=args.timestamp or recommend.default_request_time(args.export_dir),
-            recent_movie_ids=seen[::-1],
-            seen_movie_ids=seen,
-        )
-        for key, value in demographics.items():
-            if value is not None:
-                setattr(profile, key, value)
-        if args.age is not None and args.age_bucket is None:
-            from core.features import AGE_BUCKETS
+    try:
+        profile = _request_profile(args, recommend)
+        check_reachable(args.target)
+    except (ValueError, FileNotFoundError, ServerUnreachable) as e:
+        return _client_error(e)
+    from serving.client import ServingClient, ServingClientError
 
-            profile.bucketized_user_age = max(b for b in AGE_BUCKETS if b <= max(args.age, 1))
-    else:
-        profile = recommend.load_profile(args.export_dir, args.user_id)
     try:
         with ServingClient(args.target, timeout=args.timeout) as client:
             if args.via == "composite":
@@ -308,20 +292,54 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                     client, profile, args.k, retrieval_model=args.retrieval_model
                 )
     except (ServingClientError, ValueError) as e:
-        port = args.target.rsplit(":", 1)[-1]
-        hint = f" (is a server running there? start one with `recsys serve --port {port}`)"
-        print(
-            f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr
-        )
-        return 2
+        return _client_error(e)
     print(recommend.to_json(found) if args.json else recommend.format_table(found))
     return 0
+
+
+def _request_profile(args: argparse.Namespace, recommend):
+    """A known user's exported profile, or a new user's from the demographics given."""
+    demographics = {
+        "user_gender": None if args.gender is None else args.gender == "M",
+        "bucketized_user_age": args.age_bucket,
+        "raw_user_age": args.age,
+        "user_occupation_text": args.occupation,
+        "user_zip_code": args.zip,
+    }
+    seen = [m for m in (args.seen or "").split(",") if m]
+    described = any(v is not None for v in demographics.values()) or seen
+    if args.user_id and not described:
+        return recommend.load_profile(args.export_dir, args.user_id)
+    if not described:
+        raise ValueError(
+            "who are the recommendations for? give --user-id of a known user, or describe a "
+            "new user with --gender/--age/--occupation/--zip and/or --seen"
+        )
+    profile = recommend.UserProfile(
+        user_id=args.user_id or "",
+        timestamp=args.timestamp or recommend.default_request_time(args.export_dir),
+        recent_movie_ids=seen[::-1],
+        seen_movie_ids=seen,
+    )
+    for key, value in demographics.items():
+        if value is not None:
+            setattr(profile, key, value)
+    if args.age is not None and args.age_bucket is None:
+        from core.features import AGE_BUCKETS
+
+        profile.bucketized_user_age = max(b for b in AGE_BUCKETS if b <= max(args.age, 1))
+    return profile
+
+
+def _client_error(error: Exception) -> int:
+    print(f"recsys: error: {error}", file=sys.stderr)
+    return 2
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
     """ "More like this": a movie's nearest movies in the retrieval index, over gRPC."""
     from serving import recommend
-    from serving.client import ServingClient, ServingClientError, UnavailableError
+    from serving.channel import ServerUnreachable, check_reachable
 
     try:
         movies = recommend.load_movies(args.export_dir)
@@ -329,14 +347,16 @@ def cmd_similar(args: argparse.Namespace) -> int:
         if args.movie_id and movie is None:
             raise ValueError(f"movie_id {args.movie_id!r} is not in {args.export_dir}/movies.json")
         movie = movie or recommend.find_movie(movies, args.title)
-        with ServingClient(args.target, timeout=args.timeout) as client:
-            found = recommend.similar(client, movie["movie_id"], args.model)[: args.k]
-    except (ServingClientError, ValueError, FileNotFoundError) as e:
-        hint = " (is a server running there? start one with `recsys serve`)"
-        print(
-            f"recsys: error: {e}{hint if isinstance(e, UnavailableError) else ''}", file=sys.stderr
-        )
-        return 2
+        check_reachable(args.target)
+        from serving.client import ServingClient, ServingClientError
+
+        try:
+            with ServingClient(args.target, timeout=args.timeout) as client:
+                found = recommend.similar(client, movie["movie_id"], args.model)[: args.k]
+        except ServingClientError as e:
+            return _client_error(e)
+    except (ValueError, FileNotFoundError, ServerUnreachable) as e:
+        return _client_error(e)
     print(f"Because you watched {movie['title']}:")
     for i, row in enumerate(found, 1):
         title = movies.get(row["movie_id"], {}).get("title", "?")
@@ -639,7 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the models and their user profile table were exported",
     )
     rec_parser.add_argument(
-        "--user-id", help="a known user (profile from the exported table) or a new id"
+        "--user-id",
+        help="a known user (profile from the exported table); with new-user options below, "
+        "the id given to a new user",
     )
     rec_parser.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
     rec_parser.add_argument("--target", default="localhost:8500", help="server host:port")
@@ -717,11 +739,9 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("absl").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
-    from core.tfds_local import DataError
-
     try:
         return args.handler(args)
-    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:  # DataError is a ValueError
         if args.log_level == "DEBUG":
             raise  # the full traceback
         print(f"recsys: error: {e}", file=sys.stderr)

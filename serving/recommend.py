@@ -19,12 +19,15 @@ import logging
 import math
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import features as F
 from serving import contract
-from serving.client import ServingClient
+
+if TYPE_CHECKING:  # the client module imports TensorFlow; profiles and movies do not need it
+    from serving.client import ServingClient
 
 log = logging.getLogger(__name__)
 

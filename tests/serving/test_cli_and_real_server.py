@@ -79,7 +79,39 @@ def test_recommend_cli_errors_are_one_line(server, capsys):
     assert "k=50 exceeds" in capsys.readouterr().err
     assert cli.main(["recommend", "--target", "127.0.0.1:1", "--timeout", "1", *NEW_USER]) == 2
     err = capsys.readouterr().err
-    assert "UNAVAILABLE" in err and "recsys serve --port 1" in err
+    assert "no gRPC server answers at 127.0.0.1:1" in err and "recsys serve --port 1" in err
+    assert cli.main(["recommend", "--target", server.address, "--k", "3"]) == 2
+    assert "who are the recommendations for?" in capsys.readouterr().err
+
+
+# Runs `recsys` in a fresh interpreter and reports which heavy modules it imported.
+PROBE = (
+    "import json, sys; from pipelines import cli; code = cli.main(sys.argv[1:]); "
+    "heavy = ('tensorflow', 'tensorflow_datasets', 'tensorflow_recommenders', 'scann', "
+    "'core.data', 'core.dataset'); "
+    "print(json.dumps([code, sorted(m for m in heavy if m in sys.modules)]))"
+)
+
+
+def _probe(*argv) -> tuple[int, list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120
+    )
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_recommend_is_a_thin_client(server, models_dir):
+    """A known user's answer needs only the profile table and TensorFlow Serving's protos (which
+    import TensorFlow); no dataset, no model, no TFDS. Errors come before TensorFlow loads."""
+    user = min(json.loads((models_dir / "user_profiles.json").read_text())["users"])
+    common = ["recommend", "--export-dir", str(models_dir), "--k", "3"]
+    assert _probe(*common, "--target", server.address, "--user-id", user) == (0, ["tensorflow"])
+    for argv in (
+        ["--target", server.address, "--user-id", "no-such-user"],
+        ["--target", "127.0.0.1:1", "--user-id", user],
+        ["--target", server.address],
+    ):
+        assert _probe(*common, *argv) == (2, []), argv
 
 
 def _serve(models_dir, port, rest_port, *extra):
