@@ -59,6 +59,15 @@ def standardize(values: tf.Tensor, stats: tuple[float, float]) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(scaled, -STANDARDIZED_LIMIT, STANDARDIZED_LIMIT), tf.float32)
 
 
+def clip_time(timestamps: tf.Tensor, time_range: tuple[int, ...]) -> tf.Tensor:
+    """Request times clipped to the training data's (first, last) timestamp, so time features
+    never extrapolate (a request 30 years later reads as the end of the data). `()`: as is."""
+    if not time_range:
+        return timestamps
+    first, last = (tf.constant(t, timestamps.dtype) for t in time_range)
+    return tf.clip_by_value(timestamps, first, last)
+
+
 def masked_mean(embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """Mean over axis 1 of [batch, n, dim] where mask [batch, n] is true; zeros if none."""
     weights = tf.cast(mask, embeddings.dtype)[..., tf.newaxis]

@@ -33,6 +33,8 @@ class Vocabularies:
       numeric_stats: Feature name -> (mean, variance) over the training split, for the
         numeric features (`timestamp`, and `raw_user_age` with demographics).
       genres: The fixed genre list (features.GENRES).
+      time_range: (first, last) training `timestamp`: models clip request times to it
+        (`encoders.clip_time`), so a request years after the data does not extrapolate.
     """
 
     user_id: tuple[str, ...]
@@ -42,6 +44,7 @@ class Vocabularies:
     title_tokens: tuple[str, ...]
     numeric_stats: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     genres: tuple[str, ...] = F.GENRES
+    time_range: tuple[int, ...] = ()
 
     @property
     def has_demographics(self) -> bool:
@@ -99,6 +102,7 @@ def build(train: Columns) -> Vocabularies:
         if has_demographics
         else ()
     )
+    times = np.asarray(train[F.TIMESTAMP.name], np.int64)
     numeric = [F.TIMESTAMP.name] + ([F.RAW_USER_AGE.name] if has_demographics else [])
     stats = {
         name: (
@@ -115,6 +119,7 @@ def build(train: Columns) -> Vocabularies:
         zip_prefix=zips,
         title_tokens=title_tokens(np.unique(train[F.MOVIE_TITLE.name])),
         numeric_stats=stats,
+        time_range=(int(times.min()), int(times.max())) if len(times) else (),
     )
 
 

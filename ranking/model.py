@@ -16,6 +16,7 @@ from core.data import Columns
 from core.encoders import (
     Demographics,
     TitleEncoder,
+    clip_time,
     embedding,
     masked_mean,
     normalized_multi_hot,
@@ -55,6 +56,7 @@ class RatingNetwork(tf.keras.Model):
         self.cfg = cfg
         self.feature_names = input_feature_names(vocab, cfg)
         self.stats = {**vocab.numeric_stats, **stats}
+        self.time_range = vocab.time_range
         dim, l2 = cfg.feature_embedding_dim, cfg.l2
         self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, l2)
         self.movie_id = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2)
@@ -101,6 +103,7 @@ class RatingNetwork(tf.keras.Model):
         if self.demographics is not None:
             parts.append(self.demographics(inputs))
         timestamps = inputs[F.TIMESTAMP.name]
+        clipped = clip_time(timestamps, self.time_range)  # weekday and hour need no clipping
         if self.cfg.use_movie_content:
             table = self.movies(inputs[F.MOVIE_ID.name])
             parts += [
@@ -109,14 +112,14 @@ class RatingNetwork(tf.keras.Model):
                 standardize(table["release_year"], self.stats["release_year"])[:, tf.newaxis],
             ]
             if self.cfg.use_time:
-                age = RF.rating_years(timestamps) - table["release_year"]
+                age = RF.rating_years(clipped) - table["release_year"]
                 parts.append(standardize(age, self.stats["movie_age"])[:, tf.newaxis])
         if self.cfg.use_time:
             weekday, hour = RF.weekday_and_hour(timestamps)
             parts += [
                 self.weekday(weekday),
                 self.hour(hour),
-                standardize(timestamps, self.stats[F.TIMESTAMP.name])[:, tf.newaxis],
+                standardize(clipped, self.stats[F.TIMESTAMP.name])[:, tf.newaxis],
             ]
         return tf.concat(parts, axis=1), user, movie
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from core import features as F
 from core.data import Columns
+from core.encoders import clip_time
 
 BACKWARD_WEIGHT = 0.5  # a->b counts once for a then b, half for b then a
 NEIGHBOURS = 50  # nearest movies kept per movie (co-rating cosine)
@@ -38,6 +39,7 @@ class SignalTables:
       neighbours: [q] int64 keys `row_a * (num_movies + 1) + row_b`: b is one of a's
         NEIGHBOURS nearest movies.
       neighbour_weights: [q] float32 cosine of each key's two rating columns.
+      time_range: (first, last) training timestamp; request times are clipped to it.
     """
 
     movie_ids: np.ndarray
@@ -48,6 +50,7 @@ class SignalTables:
     pair_weights: np.ndarray
     neighbours: np.ndarray
     neighbour_weights: np.ndarray
+    time_range: tuple[int, ...] = ()
 
 
 def build_tables(train: Columns, catalogue: Columns) -> SignalTables:
@@ -82,6 +85,7 @@ def build_tables(train: Columns, catalogue: Columns) -> SignalTables:
         np.log1p(summed).astype(np.float32),
         neighbours,
         cosines,
+        (int(train[F.TIMESTAMP.name].min()), int(train[F.TIMESTAMP.name].max())),
     )
 
 
@@ -149,6 +153,7 @@ class SecondStageSignals(tf.keras.layers.Layer):
         self.popularity = tf.constant(tables.popularity)
         self.first_rated = tf.constant(tables.first_rated)
         self.genres = tf.constant(tables.genres)
+        self.time_range = tables.time_range
 
     def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         candidate = self.rows.lookup(inputs[F.MOVIE_ID.name])  # [n]
@@ -162,7 +167,8 @@ class SecondStageSignals(tf.keras.layers.Layer):
         newest = tf.pad(adjacency, [[0, 0], [0, tf.maximum(0, 3 - length)]])[:, :3]
         decay = 0.8 ** tf.cast(tf.range(length), tf.float32)
         since = (
-            tf.cast(inputs[F.TIMESTAMP.name], tf.float64) - tf.gather(self.first_rated, candidate)
+            tf.cast(clip_time(inputs[F.TIMESTAMP.name], self.time_range), tf.float64)
+            - tf.gather(self.first_rated, candidate)
         ) / 86_400.0
         since = tf.cast(tf.math.log1p(tf.clip_by_value(since, 0.0, 1e6)), tf.float32)
         candidate_genres = tf.math.l2_normalize(tf.gather(self.genres, candidate), axis=1)

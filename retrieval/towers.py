@@ -14,6 +14,7 @@ from core import features as F
 from core.encoders import (
     Demographics,
     TitleEncoder,
+    clip_time,
     embedding,
     masked_mean,
     normalized_multi_hot,
@@ -68,6 +69,7 @@ class QueryTower(tf.keras.Model):
             )
         if cfg.use_time:
             self.time_stats = vocab.numeric_stats[F.TIMESTAMP.name]
+            self.time_range = vocab.time_range
         self.movie_ids = movie_ids
         if cfg.use_history:
             self.last_movie = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
@@ -78,7 +80,8 @@ class QueryTower(tf.keras.Model):
         if self.demographics is not None:
             parts.append(self.demographics(inputs))
         if self.cfg.use_time:
-            parts.append(standardize(inputs[F.TIMESTAMP.name], self.time_stats)[:, tf.newaxis])
+            time = clip_time(inputs[F.TIMESTAMP.name], self.time_range)
+            parts.append(standardize(time, self.time_stats)[:, tf.newaxis])
         if self.cfg.use_history:
             history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.cfg.history_length]
             parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, F.PAD)))

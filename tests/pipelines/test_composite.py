@@ -74,3 +74,36 @@ def test_seen_filter_matches_string_comparison():
     ids = tf.constant([[str(rng.randrange(60)) for _ in range(25)] for _ in range(30)])
     expected = tf.reduce_any(tf.equal(ids[:, :, tf.newaxis], seen[:, tf.newaxis, :]), axis=2)
     assert (contains(seen, ids).numpy() == expected.numpy()).all()
+
+
+def test_time_features_clip_to_the_training_range(models_dir, trained):
+    """A request 30 years after the data is answered as at the data's last second, by every
+    time-reading model; inside the range, time still matters."""
+    from core.vocab import Vocabularies
+
+    cfg, _ = trained
+    first, last = Vocabularies.load(f"{cfg.run_dir}/retrieval").time_range
+    assert first < last
+    recommender = tf.saved_model.load(str(models_dir / contract.RECOMMENDER / "1"))
+    ranking = tf.saved_model.load(str(models_dir / contract.RANKING / "1"))
+    candidates = {"movie_id": ["1", "2", "3"], "retrieval_score": [0.3, 0.2, 0.1]}
+    candidates["retrieval_rank"] = [0, 1, 2]
+
+    def answers(when: int):
+        request = {**REQUEST, "timestamp": [when, when]}
+        one = {**{k: [v[0]] for k, v in request.items()}, **candidates}
+        return _call(recommender, request), _call(ranking, one)
+
+    week = 7 * 86_400  # whole weeks keep the weekday and hour, which are not clipped
+    at_end, later = answers(last), answers(last + 1565 * week)  # 30 years later
+    at_start = answers(first)
+    for now, future in zip(at_end, later):
+        for key in now:
+            if now[key].dtype.kind == "f":
+                np.testing.assert_allclose(now[key], future[key], atol=1e-5, err_msg=key)
+            else:
+                np.testing.assert_array_equal(now[key], future[key], err_msg=key)
+    # Inside the range time still counts (standardised time, movie age).
+    assert not np.allclose(
+        at_start[1][contract.PREDICTED_RATING], at_end[1][contract.PREDICTED_RATING]
+    )
