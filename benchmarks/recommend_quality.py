@@ -348,7 +348,7 @@ def to_markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {r['hr@10']:.4f} | {r['ndcg@10']:.4f} | {r['recall@50']:.4f} | {sampled} |"
         )
-    lines += ["", "| target | measured | target | met |", "|---|---:|---:|:---:|"]
+    lines += ["", "| goal | measured | target | met |", "|---|---:|---:|:---:|"]
     for name, t in result["targets"].items():
         lines.append(f"| {name} | {t['value']} | {t['target']} | {'yes' if t['met'] else 'no'} |")
     if "grpc" in result:

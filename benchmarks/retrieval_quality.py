@@ -185,7 +185,7 @@ def to_markdown(result: dict) -> str:
                 f"{idx[f'brute_force_ms_per_query@{k}']} | {idx[f'scann_batch_qps@{k}']} | "
                 f"{idx[f'brute_force_batch_qps@{k}']} |"
             )
-    lines += ["", "| target | measured | target | met |", "|---|---:|---:|:---:|"]
+    lines += ["", "| goal | measured | target | met |", "|---|---:|---:|:---:|"]
     for name, t in result["targets"].items():
         value = t.get("ratio", t.get("value"))
         lines.append(f"| {name} | {value} | {t['target']} | {'yes' if t['met'] else 'no'} |")

@@ -77,7 +77,7 @@ def run(model_config: str, export_dir: str, output_dir: str, users: int = 200, k
                     client, profiles[i], k
                 ),
             }
-            rows = {name: _measure(call, len(profiles)) for name, call in paths.items()}
+            rows = {name: _measure(name, call, len(profiles)) for name, call in paths.items()}
     finally:
         server.stop()
     result = {"users": len(profiles), "k": k, "export_dir": export_dir, "paths": rows}
@@ -93,7 +93,7 @@ def run(model_config: str, export_dir: str, output_dir: str, users: int = 200, k
     return result
 
 
-def _measure(call, n: int) -> dict:
+def _measure(name: str, call, n: int) -> dict:
     call(0)  # warm up the path (graph tracing, connection)
     latencies = []
     for i in range(n):
@@ -105,7 +105,13 @@ def _measure(call, n: int) -> dict:
     row.update(
         mean_ms=round(float(ms.mean()), 2), requests_per_second=round(1000 * n / float(ms.sum()), 1)
     )
-    log.info("%s", row)
+    log.info(
+        "%s: p50 %.2f ms, p95 %.2f ms, %.0f req/s",
+        name,
+        row["p50_ms"],
+        row["p95_ms"],
+        row["requests_per_second"],
+    )
     return row
 
 

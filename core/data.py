@@ -9,9 +9,12 @@ Three ways in, one result:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -96,7 +99,7 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
         try:
             if not builder.is_prepared():
                 _check_reachable(DOWNLOAD_HOST)  # fail at once, not after TFDS's retries
-            builder.download_and_prepare()
+            _prepare(builder)
         except OSError as e:  # requests' ConnectionError is one
             raise DataError(
                 f"TFDS could not download MovieLens ({e.__class__.__name__}: {e}). Offline? Set "
@@ -131,14 +134,24 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
         builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
         manual_dir = source
     try:
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-        )
+        _prepare(builder, download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     except tfds.download.NonMatchingChecksumError as e:
         raise DataError(
             f"{manual_dir}: not the official MovieLens archive (checksum differs): {e}"
         ) from None
     return builder
+
+
+def _prepare(builder: tfds.core.DatasetBuilder, **options) -> None:
+    """`download_and_prepare` once, said in one log line instead of TFDS's prints (which
+    call a local copy "Downloading ... Unknown size"); progress bars only on a terminal."""
+    if builder.is_prepared():
+        return
+    log.info("preparing %s in the TFDS cache %s (once)", builder.info.full_name, builder.data_dir)
+    if not sys.stderr.isatty():
+        tfds.disable_progress_bar()
+    with contextlib.redirect_stdout(io.StringIO()):
+        builder.download_and_prepare(**options)
 
 
 def _read(builder: tfds.core.DatasetBuilder) -> Columns:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import tensorflow as tf
 
 from core.config import TrainerConfig
+
+
+def fit_verbosity() -> int:
+    """Keras `fit(verbose=...)`: a progress bar on a terminal, else one line per epoch."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def set_seed(seed: int) -> None:

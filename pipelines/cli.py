@@ -12,6 +12,7 @@ import os
 import sys
 
 from core import env as _env  # noqa: F401  (before tensorflow)
+from core import logs
 from core.config import ConfigError, load_config
 from core.reports import write_report
 from pipelines.config import PipelineConfig
@@ -733,12 +734,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `recsys` console script; returns the process exit code."""
+    """Entry point of the `recsys` console script; returns the process exit code.
+
+    As the console script (`argv` None) below DEBUG, native libraries' INFO and WARNING lines
+    are filtered out of stderr (`core.logs`); called with `argv`, the process is left alone.
+    """
     args = build_parser().parse_args(argv)
+    if args.log_level != "DEBUG":
+        if argv is None:
+            logs.filter_native_stderr()
+        logs.quiet_libraries()
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("absl").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
     try:
         return args.handler(args)
     except (ConfigError, FileNotFoundError, ValueError) as e:  # DataError is a ValueError

@@ -53,7 +53,7 @@ class ValidationRMSE(tf.keras.callbacks.Callback):
         value = metrics.rmse(self.validation[F.USER_RATING.name], predictions)
         if logs is not None:
             logs["val_rmse"] = value
-        log.info("epoch %d: val_rmse=%.4f", epoch + 1, value)
+        log.debug("epoch %d: val_rmse=%.4f", epoch + 1, value)  # Keras prints it
 
 
 def train(
@@ -69,7 +69,10 @@ def train(
     stopping = training.early_stopping(cfg.trainer, "val_rmse", "min")
     validation = ValidationRMSE(prepared.parts["validation"])
     model.fit(
-        data, epochs=cfg.trainer.epochs, callbacks=[validation, stopping, *callbacks], verbose=2
+        data,
+        epochs=cfg.trainer.epochs,
+        callbacks=[validation, stopping, *callbacks],
+        verbose=training.fit_verbosity(),
     )
     if cfg.autorec.weight == 0:
         return model.network
@@ -159,6 +162,6 @@ def train_scorer(
         validation_data=list_dataset(validation_lists, names, batch),
         epochs=cfg.scorer_trainer.epochs,
         callbacks=[stopping, *callbacks],
-        verbose=2,
+        verbose=training.fit_verbosity(),
     )
     return TwoHeadRanker(rating_model, scorer, names)

@@ -65,34 +65,48 @@ def evaluate(
     }
 
 
+PROTOCOLS = (
+    ("top-K", "tutorial protocol: random split, top-K accuracy over all movies"),
+    ("Recall@K, NDCG@10", "leakage-free: temporal split, all movies minus the user's earlier ones"),
+    ("sampled", "NCF protocol: temporal split, the held-out movie among 99 sampled unrated ones"),
+)
+
+
 def to_markdown(rows: dict[str, dict[str, dict]]) -> str:
     """One table: a row per model; tutorial columns from its random-split result,
-    full-catalogue and sampled columns from its temporal-split result.
+    full-catalogue and sampled columns from its temporal-split result. Columns no model has
+    a value for are left out; a legend names each protocol shown.
 
     Args:
       rows: model name -> {"random": evaluate(...), "temporal": evaluate(...)} (either may
         be absent).
     """
-    head = (
-        "| model | top-1 | top-5 | top-10 | top-50 | top-100 | Recall@10 | Recall@50 | Recall@100 "
-        "| NDCG@10 | sampled HR@10 | sampled NDCG@10 |"
-    )
-    lines = [
-        "Tutorial protocol (random split, top-K accuracy over all movies) | "
-        "leakage-free (temporal split, all movies minus the user's earlier ones) | "
-        "NCF protocol (temporal split, 1 + 99 sampled unrated movies)",
-        "",
-        head,
-        "|---" + "|---:" * 11 + "|",
+    columns = [(f"top-{k}", 0, ("top_k_accuracy", str(k)), "random") for k in TOP_K]
+    columns += [(f"Recall@{k}", 1, ("recall", str(k)), "temporal") for k in RECALL_K]
+    columns += [
+        ("NDCG@10", 1, ("ndcg@10",), "temporal"),
+        ("sampled HR@10", 2, ("sampled_hr@10",), "temporal"),
+        ("sampled NDCG@10", 2, ("sampled_ndcg@10",), "temporal"),
     ]
-    for model, result in rows.items():
-        cells = []
-        random, temporal = result.get("random"), result.get("temporal")
-        cells += [_fmt(random["top_k_accuracy"][str(k)]) if random else "" for k in TOP_K]
-        cells += [_fmt(temporal["recall"][str(k)]) if temporal else "" for k in RECALL_K]
-        for key in ("ndcg@10", "sampled_hr@10", "sampled_ndcg@10"):
-            cells.append(_fmt(temporal[key]) if temporal else "")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+
+    def cell(result: dict | None, path: tuple[str, ...]) -> str:
+        for key in path:
+            if not result:
+                return ""
+            result = result.get(key)
+        return "" if result is None else _fmt(result)
+
+    table = {
+        model: [cell(result.get(split), path) for _, _, path, split in columns]
+        for model, result in rows.items()
+    }
+    shown = [i for i in range(len(columns)) if any(cells[i] for cells in table.values())]
+    groups = sorted({columns[i][1] for i in shown})
+    lines = [f"- {PROTOCOLS[g][0]}: {PROTOCOLS[g][1]}" for g in groups]
+    lines += ["", "| model | " + " | ".join(columns[i][0] for i in shown) + " |"]
+    lines.append("|---" + "|---:" * len(shown) + "|")
+    for model, cells in table.items():
+        lines.append(f"| {model} | " + " | ".join(cells[i] for i in shown) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -61,7 +61,7 @@ class ValidationRecall(tf.keras.callbacks.Callback):
         )
         if logs is not None:
             logs[self.key] = recall
-        log.info("epoch %d: %s=%.4f", epoch + 1, self.key, recall)
+        log.debug("epoch %d: %s=%.4f", epoch + 1, self.key, recall)  # Keras prints it
 
 
 def training_columns(train: Columns) -> Columns:
@@ -100,6 +100,9 @@ def train(
     validation = ValidationRecall(prepared, cfg.trainer.monitor_k)
     stopping = training.early_stopping(cfg.trainer, validation.key, "max")
     model.fit(
-        data, epochs=cfg.trainer.epochs, callbacks=[validation, stopping, *callbacks], verbose=2
+        data,
+        epochs=cfg.trainer.epochs,
+        callbacks=[validation, stopping, *callbacks],
+        verbose=training.fit_verbosity(),
     )
     return model
