@@ -14,7 +14,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing TensorFlow, TFRS, ScaNN and the rest into $(VENV): about a minute with a warm pip cache, several minutes cold"
+	$(VENV)/bin/python -m pip install --progress-bar on -e '.[dev]'
 	touch $@
 
 # The main job: train retrieval and ranking, export (ScaNN, brute force, ranking, composite

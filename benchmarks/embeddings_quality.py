@@ -16,7 +16,7 @@ import numpy as np
 
 from core import features as F
 from core.reports import write_report
-from pipelines import embeddings
+from pipelines import embeddings, jobs
 from serving import recommend
 
 K = 10
@@ -47,7 +47,7 @@ def run(cfg, output_dir: str, min_ratings: int = 5, seed: int = 0) -> dict:
     """Measures the run's movie vectors against the peers; returns what it writes."""
     from core.dataset import prepare
 
-    ids, vectors = embeddings.movie_vectors(cfg.run_dir)
+    ids, vectors = embeddings.movie_vectors(jobs.run_folder(cfg.run_dir))
     prepared = prepare(cfg.data)
     known = prepared.known()
     movies = recommend.load_movies(cfg.export_dir)

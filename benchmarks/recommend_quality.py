@@ -51,12 +51,17 @@ def run(
     grpc_pass: bool = True,
     model_config: str = "configs/serving/models.config",
 ) -> dict:
-    """Trains both stages (unless `train` is false: then `cfg.export_dir` holds them), evaluates,
+    """Trains both stages into a new run folder, exporting into its `models/` (unless `train`
+    is false: then `cfg.export_dir` holds them and the latest run its embeddings), evaluates,
     writes the files; returns what it writes to `<output_dir>/recommend.json`."""
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split="temporal"))
     started = time.time()
     if train:
+        cfg = jobs.new_run(cfg)
+        cfg = dataclasses.replace(cfg, export_dir=os.path.join(cfg.run_dir, "models"))
         jobs.train_all(cfg)
+    else:
+        cfg = dataclasses.replace(cfg, run_dir=jobs.run_folder(cfg.run_dir))
     prepared = prepare(cfg.data)
     train_seconds = round(time.time() - started, 1)
     requests = test_requests(prepared, cfg.data.history_length)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
@@ -53,8 +54,16 @@ def tradeoff_chart(path: str, title: str, rows: list[dict], chosen: dict, target
       rows: Dicts with `recall` and `ms_per_query` (as `retrieval.tune` measures them).
     """
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(
-        [r["ms_per_query"] for r in rows], [r["recall"] for r in rows], s=14, label="settings tried"
+    ms = np.array([r["ms_per_query"] for r in rows])
+    spread = np.array([r.get("ms_spread", [m, m]) for r, m in zip(rows, ms)]).reshape(-1, 2)
+    ax.errorbar(
+        ms,
+        [r["recall"] for r in rows],
+        xerr=[ms - spread[:, 0], spread[:, 1] - ms],
+        fmt="o",
+        markersize=4,
+        elinewidth=0.8,
+        label="settings tried (median, range over rounds)",
     )
     ax.scatter(
         [chosen["ms_per_query"]], [chosen["recall"]], s=80, marker="*", color="red", label="chosen"

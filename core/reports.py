@@ -1,19 +1,38 @@
-"""Results as files a person can open: `<stem>.json` beside `<stem>.md`."""
+"""Results as files a person can open: `<stem>.json` beside `<stem>.md`, each JSON stamped
+with when, where and by what command it was measured (`measured`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import platform
+import sys
+import time
 
 log = logging.getLogger(__name__)
 
+_STARTED = time.time()  # about the process start: the CLI imports this module first
+
+
+def measured() -> dict:
+    """When, on what and by which command a result was measured, and the wall time so far."""
+    command = os.path.basename(sys.argv[0])
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} CPU cores, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        "command": " ".join(["recsys" if command == "recsys" else command, *sys.argv[1:]]),
+        "wall_seconds": round(time.time() - _STARTED, 1),
+    }
+
 
 def write_report(stem: str, result: dict, markdown: str) -> None:
-    """Writes `result` to `<stem>.json` and `markdown` to `<stem>.md`, creating the folder."""
+    """Writes `result` (plus `measured`) to `<stem>.json` and `markdown` to `<stem>.md`,
+    creating the folder."""
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=2)
+        json.dump({**result, "measured": measured()}, f, indent=2)
     with open(stem + ".md", "w") as f:
         f.write(markdown)
     log.info("wrote %s.json and %s.md", stem, stem)

@@ -8,6 +8,7 @@ still gets an answer from its other features.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 
@@ -45,6 +46,14 @@ class Vocabularies:
     numeric_stats: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     genres: tuple[str, ...] = F.GENRES
     time_range: tuple[int, ...] = ()
+
+    def fingerprint(self) -> str:
+        """12 hex digits naming the user and movie vocabularies: models whose id lookups agree
+        share it."""
+        digest = hashlib.sha256()
+        for values in (self.user_id, self.movie_id):
+            digest.update("\n".join(values).encode() + b"\0")
+        return digest.hexdigest()[:12]
 
     @property
     def has_demographics(self) -> bool:
@@ -102,7 +111,7 @@ def build(train: Columns) -> Vocabularies:
         if has_demographics
         else ()
     )
-    times = np.asarray(train[F.TIMESTAMP.name], np.int64)
+    times = np.asarray(train.get(F.TIMESTAMP.name, []), np.int64)
     numeric = [F.TIMESTAMP.name] + ([F.RAW_USER_AGE.name] if has_demographics else [])
     stats = {
         name: (

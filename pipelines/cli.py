@@ -10,12 +10,14 @@ import json
 import logging
 import os
 import sys
+import time
 
 from core import env as _env  # noqa: F401  (before tensorflow)
 from core import logs
 from core.config import ConfigError, load_config
 from core.reports import write_report
 from pipelines.config import PipelineConfig
+from serving import contract
 from serving.limits import RequestLimits
 
 log = logging.getLogger("recsys")
@@ -91,13 +93,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Trains, evaluates and exports one stage or both (`all`: plus the composite recommender)."""
     from pipelines import jobs
 
-    cfg = _config(args)
+    cfg = jobs.new_run(_config(args))
     if args.train_job == "all":
         jobs.train_all(cfg)
         return 0
+    started = time.time()
     run = jobs.start_run(cfg, args.train_job)
-    {"retrieval": jobs.train_retrieval, "ranking": jobs.train_ranking}[args.train_job](cfg, run)
+    train = {"retrieval": jobs.train_retrieval, "ranking": jobs.train_ranking}[args.train_job]
+    result, _ = train(cfg, run)
     jobs.export_profiles(cfg, run.prepared)
+    jobs.write_run_summary(cfg, run.prepared, {args.train_job: result}, started)
     return 0
 
 
@@ -164,17 +169,16 @@ def cmd_benchmark_soak(args: argparse.Namespace) -> int:
 
 def cmd_embeddings(args: argparse.Namespace) -> int:
     """Projector files or 2-D maps of the movie (and user) embeddings."""
-    from pipelines import embeddings
+    from pipelines import embeddings, jobs
 
     cfg = _config(args)
+    run = jobs.run_folder(cfg.run_dir)
     output = args.output or os.path.join(cfg.run_dir, "embeddings")
     if args.embeddings_job == "export":
-        written = embeddings.export_projector(
-            cfg.run_dir, cfg.export_dir, output, not args.no_users
-        )
+        written = embeddings.export_projector(run, cfg.export_dir, output, not args.no_users)
         print(f"wrote {written} to {output}; view with: tensorboard --logdir {output}")
     else:
-        for path in embeddings.plot_maps(cfg.run_dir, cfg.export_dir, output):
+        for path in embeddings.plot_maps(run, cfg.export_dir, output):
             print(path)
     return 0
 
@@ -189,12 +193,12 @@ def cmd_benchmark_embeddings(args: argparse.Namespace) -> int:
 
 def cmd_tune_index(args: argparse.Namespace) -> int:
     """Grid of ScaNN settings against brute force; writes the cheapest one meeting the target."""
+    from pipelines import jobs
     from retrieval import tune
 
     cfg = _config(args)
-    result = tune.tune(
-        os.path.join(cfg.run_dir, "retrieval"), args.output, k=args.k, target=args.target
-    )
+    run = jobs.run_folder(cfg.run_dir)
+    result = tune.tune(os.path.join(run, "retrieval"), args.output, k=args.k, target=args.target)
     print(tune.to_markdown(result), end="")
     if not result["met"]:
         log.warning(
@@ -247,6 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config_poll_seconds=args.model_config_file_poll_wait_seconds,
         batching=batching,
         rest_api_port=args.rest_api_port or None,
+        allow_mixed_lineage=args.allow_mixed_lineage,
     )
     if options.host not in ("127.0.0.1", "localhost", "::1") and not options.ssl_config_file:
         log.warning(
@@ -285,7 +290,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from serving.client import ServingClient, ServingClientError
 
     try:
+        expected = recommend.profiles_lineage(args.export_dir)
+    except FileNotFoundError:  # a new user without a profile table
+        expected = ""
+    models = (
+        [contract.RECOMMENDER]
+        if args.via == "composite"
+        else [args.retrieval_model, contract.RANKING]
+    )
+    try:
         with ServingClient(args.target, timeout=args.timeout) as client:
+            recommend.check_lineage(client, models, expected)
             if args.via == "composite":
                 found = recommend.recommend_composite(client, profile, args.k)
             else:
@@ -362,6 +377,25 @@ def cmd_similar(args: argparse.Namespace) -> int:
     for i, row in enumerate(found, 1):
         title = movies.get(row["movie_id"], {}).get("title", "?")
         print(f"{i:>3}. {title}  (movie {row['movie_id']}, similarity {row['score']:.3f})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Each model's versions and states on a server (GetModelStatus); `--wait`: until every
+    model has an AVAILABLE version, e.g. right after `recsys serve &`."""
+    from serving.client import ServingClient, ServingClientError
+
+    models = [m for m in args.models.split(",") if m]
+    try:
+        with ServingClient(args.target, timeout=args.timeout) as client:
+            if args.wait:
+                client.wait_until_available(models, timeout=args.wait)
+            rows = [(m, s) for m in models for s in client.status(m)]
+    except ServingClientError as e:
+        return _client_error(e)
+    print("| model | version | state | error |\n|---|---:|---|---|")
+    for model, s in rows:
+        print(f"| {model} | {s['version']} | {s['state']} | {s['error']} |")
     return 0
 
 
@@ -651,6 +685,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--grpc_channel_arguments",
         help='gRPC server arguments, "key=value,..."',
     )
+    serve_parser.add_argument(
+        "--allow-mixed-lineage",
+        action="store_true",
+        help="serve models trained on different data side by side (refused by default)",
+    )
     serve_parser.set_defaults(handler=cmd_serve)
 
     rec_parser = jobs.add_parser("recommend", help="two-stage recommendations over gRPC")
@@ -721,6 +760,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="seconds per call (default 10)"
     )
     similar_parser.set_defaults(handler=cmd_similar)
+
+    status_parser = jobs.add_parser(
+        "status", help="each served model's versions and states (GetModelStatus)"
+    )
+    status_parser.add_argument("--target", default="localhost:8500", help="server host:port")
+    status_parser.add_argument(
+        "--models",
+        default=",".join(
+            [
+                contract.RETRIEVAL,
+                contract.RETRIEVAL_BRUTEFORCE,
+                contract.RANKING,
+                contract.RECOMMENDER,
+            ]
+        ),
+        help="comma-separated model names",
+    )
+    status_parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for every model to be AVAILABLE"
+    )
+    status_parser.add_argument("--timeout", type=float, default=10.0, help="deadline per call, s")
+    status_parser.set_defaults(handler=cmd_status)
 
     demo_parser = jobs.add_parser(
         "demo", help="the main job: train both, export, serve, recommend, stop"

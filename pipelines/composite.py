@@ -129,6 +129,14 @@ def export_recommender(export_dir: str, k: int = 10, destination: str | None = N
     """
     retrieval_dir = latest_version(export_dir, contract.RETRIEVAL_BRUTEFORCE)
     ranking_dir = latest_version(export_dir, contract.RANKING)
+    lineage = savedmodel.read_lineage(retrieval_dir)
+    if lineage != savedmodel.read_lineage(ranking_dir):
+        raise ValueError(
+            f"cannot compose the recommender: {retrieval_dir} was trained on "
+            f"{lineage or 'unknown data'} and {ranking_dir} on "
+            f"{savedmodel.read_lineage(ranking_dir) or 'unknown data'} (dataset:split:vocabulary); "
+            "train both on the same data (`recsys train all`)"
+        )
     module = RecommenderModule(
         tf.saved_model.load(retrieval_dir), tf.saved_model.load(ranking_dir), k
     )
@@ -142,6 +150,7 @@ def export_recommender(export_dir: str, k: int = 10, destination: str | None = N
             contract.PREDICTED_RATING,
             contract.MOVIE_TITLE,
         ],
+        contract.LINEAGE: lineage,
         "retrieval": os.path.abspath(retrieval_dir),
         "ranking": os.path.abspath(ranking_dir),
     }

@@ -19,7 +19,7 @@ from core import features as F
 from core.config import save_config, to_dict
 from core.dataset import Prepared, prepare, seen_movies
 from core.reports import write_report
-from pipelines import composite
+from pipelines import composite, gate
 from pipelines.config import PipelineConfig
 from ranking import candidates
 from ranking import export as ranking_export
@@ -27,7 +27,7 @@ from ranking import train as ranking_train
 from retrieval import evaluate, tune
 from retrieval import export as retrieval_export
 from retrieval import train as retrieval_train
-from serving import recommend
+from serving import contract, recommend
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,108 @@ class Run:
         ]
 
 
+LATEST = "latest"  # <run_dir>/latest -> the newest run folder
+RUN_SUMMARY = "run"  # <run folder>/run.json and run.md
+
+
+def new_run(cfg: PipelineConfig) -> PipelineConfig:
+    """A fresh run folder `<run_dir>/<time>-<dataset>-<split>`, with `<run_dir>/latest`
+    pointing at it; the returned config writes its stages there."""
+    name = f"{_stamp()}-{cfg.data.dataset}-{cfg.data.split}"
+    while os.path.exists(os.path.join(cfg.run_dir, name)):
+        name += "+"
+    os.makedirs(os.path.join(cfg.run_dir, name))
+    link = os.path.join(cfg.run_dir, LATEST)
+    if os.path.lexists(link + ".tmp"):
+        os.remove(link + ".tmp")
+    os.symlink(name, link + ".tmp")
+    os.replace(link + ".tmp", link)
+    log.info("run folder %s", os.path.join(cfg.run_dir, name))
+    return dataclasses.replace(cfg, run_dir=os.path.join(cfg.run_dir, name))
+
+
+def run_folder(run_dir: str) -> str:
+    """The run folder to read: `run_dir` when it holds stages, else `<run_dir>/latest`."""
+    latest = os.path.join(run_dir, LATEST)
+    if not os.path.isdir(os.path.join(run_dir, "retrieval")) and os.path.isdir(latest):
+        return os.path.realpath(latest)
+    return run_dir
+
+
 def start_run(cfg: PipelineConfig, stage: str, prepared: Prepared | None = None) -> Run:
-    """Creates `<run_dir>/<stage>`, saves the resolved config, prepares the data (unless
-    given) and writes its vocabularies there once."""
+    """Creates `<run_dir>/<stage>`, prepares the data (unless given), saves the config as
+    it is applied to that data and writes its vocabularies there once."""
     directory = os.path.join(cfg.run_dir, stage)
     os.makedirs(directory, exist_ok=True)
-    save_config(cfg, os.path.join(directory, "config.json"))
     prepared = prepared or prepare(cfg.data)
+    save_config(applied_config(cfg, prepared), os.path.join(directory, "config.json"))
     prepared.vocab.save(directory)
     return Run(directory, prepared, prepared.vocab.write_files(os.path.join(directory, "vocab")))
+
+
+def applied_config(cfg: PipelineConfig, prepared: Prepared) -> PipelineConfig:
+    """`cfg` as the models really use it: without demographics where the data has none
+    (ml-latest-small), said once as a warning."""
+    if prepared.vocab.has_demographics:
+        return cfg
+    asked = [
+        stage
+        for stage, model in (("retrieval", cfg.retrieval.model), ("ranking", cfg.ranking.model))
+        if model.use_demographics
+    ]
+    if not asked:
+        return cfg
+    log.warning(
+        "%s has no user demographics (age, gender, occupation, zip): the %s model%s use ids, "
+        "history and time only; use_demographics is recorded as false",
+        cfg.data.dataset,
+        " and ".join(asked),
+        "s" if len(asked) > 1 else "",
+    )
+    off = {"use_demographics": False}
+    return dataclasses.replace(
+        cfg,
+        retrieval=dataclasses.replace(
+            cfg.retrieval, model=dataclasses.replace(cfg.retrieval.model, **off)
+        ),
+        ranking=dataclasses.replace(
+            cfg.ranking, model=dataclasses.replace(cfg.ranking.model, **off)
+        ),
+    )
+
+
+def write_run_summary(cfg: PipelineConfig, prepared: Prepared, stages: dict, started: float) -> str:
+    """`<run_dir>/run.json` and `run.md`: what this run trained on, each stage's test
+    metrics, the export gate's decision and where its models went. Returns the JSON path."""
+    summary = {
+        "dataset": cfg.data.dataset,
+        "split": cfg.data.split,
+        contract.LINEAGE: lineage(cfg, prepared),
+        "export_dir": os.path.abspath(cfg.export_dir),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "stages": stages,
+    }
+    rows = [
+        "| stage | judged by | value | exported | gate |",
+        "|---|---|---:|:---:|---|",
+    ]
+    for stage, result in stages.items():
+        blessing = result.get("blessing") if isinstance(result, dict) else None
+        if blessing:
+            value = "" if blessing["value"] is None else f"{blessing['value']:.4f}"
+            rows.append(
+                f"| {stage} | {blessing['metric']} | {value} | "
+                f"{'yes' if 'exports' in result else 'no'} | {blessing['reason']} |"
+            )
+    markdown = (
+        f"# Run: {cfg.data.dataset}, {cfg.data.split} split\n\n"
+        f"Lineage `{summary[contract.LINEAGE]}`; models in `{summary['export_dir']}`; "
+        f"{summary['seconds']} s.\n\n" + "\n".join(rows) + "\n"
+    )
+    stem = os.path.join(cfg.run_dir, RUN_SUMMARY)
+    write_report(stem, summary, markdown)
+    return stem + ".json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +195,8 @@ def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetriev
     seconds = round(time.time() - started, 1)
     test = prepared.parts["test"]
     metrics = evaluate.evaluate(trained.scores, prepared, "test", seed=cfg.data.seed)
-    export_gate(run, "retrieval", metrics, {"split": cfg.data.split, "test": metrics})
+    result = {"split": cfg.data.split, "test": metrics, "train_seconds": seconds}
+    export_gate(cfg, run, "retrieval", metrics, metrics, result)
     names = trained.model.query_tower.feature_names
     requests = [{n: test[n][i : i + 1] for n in names} for i in range(3)]
     exports = retrieval_export.export_all(
@@ -112,7 +206,7 @@ def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetriev
         cfg.retrieval.index,
         cfg.export_dir,
         requests,
-        _metadata(cfg, metrics),
+        _metadata(cfg, prepared, metrics),
     )
     tune.save_embeddings(
         run.directory,
@@ -120,56 +214,33 @@ def train_retrieval(cfg: PipelineConfig, run: Run) -> tuple[dict, TrainedRetriev
         trained.movies,
         retrieval_train.query_embeddings(trained.model, test),
     )
-    result = {
-        "split": cfg.data.split,
-        "test": metrics,
-        "train_seconds": seconds,
-        "exports": exports,
-    }
+    result["exports"] = exports
     table = evaluate.to_markdown({"two-tower": {cfg.data.split: metrics}})
     write_report(os.path.join(run.directory, "metrics"), result, table)
     print(table, end="")
     return result, trained
 
 
-class ExportRefused(ValueError):
-    """A model whose test metrics say training failed is not exported."""
+def export_gate(
+    cfg: PipelineConfig, run: Run, model: str, metrics: dict, judged: dict, result: dict
+) -> None:
+    """The export gate (pipelines.gate) for `model`; on refusal the metrics report says so
+    and gate.ExportRefused propagates. The decision goes into `result["blessing"]`."""
+    base = os.path.join(cfg.export_dir, _GATED_EXPORT[model])
+    try:
+        result["blessing"] = gate.apply(
+            run.directory, model, metrics, judged, lineage(cfg, run.prepared), base, cfg.gate
+        )
+    except gate.ExportRefused as refused:
+        write_report(
+            os.path.join(run.directory, "metrics"),
+            {**result, "exported": False, "blessing": refused.decision},
+            f"{refused}\n",
+        )
+        raise
 
 
-# Metrics that are finite for any model that trained (NDCG may be undefined on tiny data).
-GATED = ("rmse", "mae", "recall", "hr")
-
-
-def export_gate(run: Run, model: str, metrics: dict, result: dict) -> None:
-    """Refuses the export when a metric is not finite (a diverged run): writes the decision
-    into the run folder and raises ExportRefused saying what to change."""
-    bad = {
-        k: v
-        for k, v in _numbers(metrics).items()
-        if any(part.split("@")[0] in GATED for part in k.split(".")) and not np.isfinite(v)
-    }
-    if not bad:
-        return
-    reason = (
-        f"{model} not exported: its test metrics are not finite ({bad}); training diverged. "
-        "Lower trainer.learning_rate (or the scorer_trainer's) and train again"
-    )
-    write_report(
-        os.path.join(run.directory, "metrics"),
-        {**result, "exported": False, "refused": reason},
-        f"{reason}\n",
-    )
-    raise ExportRefused(reason)
-
-
-def _numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
-    out = {}
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            out.update(_numbers(value, f"{prefix}{key}."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[f"{prefix}{key}"] = float(value)
-    return out
+_GATED_EXPORT = {"retrieval": contract.RETRIEVAL_BRUTEFORCE, "ranking": contract.RANKING}
 
 
 def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
@@ -248,9 +319,11 @@ def train_ranking(cfg: PipelineConfig, run: Run, served: TrainedRetrieval | None
             "validation_queries": validation_lists.num_queries,
         },
     }
-    export_gate(run, "ranking", by_part, result)
+    export_gate(cfg, run, "ranking", by_part, metrics, result)
     result["exports"] = {
-        "ranking": ranking_export.export(ranker, prepared, cfg.export_dir, _metadata(cfg, metrics))
+        "ranking": ranking_export.export(
+            ranker, prepared, cfg.export_dir, _metadata(cfg, prepared, metrics)
+        )
     }
     table = "| rating model | RMSE | MAE | NDCG@10 |\n|---|---:|---:|---:|\n" + "".join(
         f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['ndcg@10']:.4f} |\n"
@@ -262,13 +335,16 @@ def train_ranking(cfg: PipelineConfig, run: Run, served: TrainedRetrieval | None
 
 
 def train_all(cfg: PipelineConfig) -> dict:
-    """Both stages on one prepared split, then the composite recommender and the profiles."""
+    """Both stages on one prepared split, then the composite recommender and the profiles;
+    the run's summary in `<run_dir>/run.json`."""
+    started = time.time()
     retrieval_run = start_run(cfg, "retrieval")
     ranking_run = start_run(cfg, "ranking", retrieval_run.prepared)
     retrieval, served = train_retrieval(cfg, retrieval_run)
     result = {"retrieval": retrieval, "ranking": train_ranking(cfg, ranking_run, served)[0]}
     result["recommender"] = composite.export_recommender(cfg.export_dir, k=cfg.k)
     result["profiles"] = export_profiles(cfg, retrieval_run.prepared)
+    write_run_summary(cfg, retrieval_run.prepared, result, started)
     return result
 
 
@@ -277,8 +353,8 @@ def export_profiles(cfg: PipelineConfig, prepared: Prepared) -> str:
     beside the models."""
     known = prepared.known()
     profiles = recommend.build_profiles(known, cfg.data.history_length)
-    recommend.save_movies(cfg.export_dir, movie_table(prepared, known), cfg.data.dataset)
-    return recommend.save_profiles(cfg.export_dir, profiles, cfg.data.dataset)
+    recommend.save_movies(cfg.export_dir, movie_table(prepared, known), lineage(cfg, prepared))
+    return recommend.save_profiles(cfg.export_dir, profiles, lineage(cfg, prepared))
 
 
 def _text(value) -> str:
@@ -309,8 +385,15 @@ def movie_table(prepared: Prepared, ratings) -> list[dict]:
     ]
 
 
-def _metadata(cfg: PipelineConfig, metrics: dict) -> dict:
+def lineage(cfg: PipelineConfig, prepared: Prepared) -> str:
+    """What models trained on `prepared` share (contract.LINEAGE):
+    "<dataset>:<split>:<vocabulary fingerprint>"."""
+    return f"{cfg.data.dataset}:{cfg.data.split}:{prepared.vocab.fingerprint()}"
+
+
+def _metadata(cfg: PipelineConfig, prepared: Prepared, metrics: dict) -> dict:
     return {
+        contract.LINEAGE: lineage(cfg, prepared),
         "dataset": cfg.data.dataset,
         "split": cfg.data.split,
         "config": to_dict(cfg),

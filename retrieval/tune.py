@@ -56,27 +56,49 @@ def grid(num_movies: int, k: int) -> list[IndexConfig]:
     return configs
 
 
-def measure(index_cfg: IndexConfig, ids, movies, queries, exact: np.ndarray, timed: int) -> dict:
-    index = build_index(index_cfg, ids, movies, kind="scann")
-    _, found = index(queries)
-    recall = np.mean([len(set(a) & set(b)) / index_cfg.k for a, b in zip(exact, found.numpy())])
-    index(queries[:1])
-    latencies = []
-    for i in range(timed):
-        started = time.perf_counter()
-        index(queries[i : i + 1])
-        latencies.append(time.perf_counter() - started)
-    return {
-        "num_leaves": index_cfg.num_leaves,
-        "num_leaves_to_search": index_cfg.num_leaves_to_search,
-        "num_reordering_candidates": index_cfg.num_reordering_candidates,
-        "recall": float(recall),
-        "ms_per_query": 1000 * float(np.median(latencies)),  # median: robust to a busy machine
-    }
+def measure(
+    configs: list[IndexConfig], ids, movies, queries, exact: np.ndarray, timed: int, rounds: int
+) -> list[dict]:
+    """Recall of each setting, and its single-query latency from `rounds` rounds over all
+    settings in turn (so a busy moment of the machine hits every setting alike): the median
+    of each round's median, with the spread of the rounds."""
+    indexes = [build_index(c, ids, movies, kind="scann") for c in configs]
+    rows = []
+    for config, index in zip(configs, indexes):
+        _, found = index(queries)
+        recall = np.mean([len(set(a) & set(b)) / config.k for a, b in zip(exact, found.numpy())])
+        index(queries[:1])  # trace once before timing
+        rows.append(
+            {
+                "num_leaves": config.num_leaves,
+                "num_leaves_to_search": config.num_leaves_to_search,
+                "num_reordering_candidates": config.num_reordering_candidates,
+                "recall": float(recall),
+            }
+        )
+    medians = np.zeros((rounds, len(indexes)))
+    for r in range(rounds):
+        for j, index in enumerate(indexes):
+            latencies = []
+            for i in range(timed):
+                started = time.perf_counter()
+                index(queries[i : i + 1])
+                latencies.append(time.perf_counter() - started)
+            medians[r, j] = 1000 * np.median(latencies)
+        log.info("timing round %d/%d done", r + 1, rounds)
+    for j, row in enumerate(rows):
+        row["ms_per_query"] = float(np.median(medians[:, j]))
+        row["ms_spread"] = [float(medians[:, j].min()), float(medians[:, j].max())]
+    return rows
 
 
 def tune(
-    run_dir: str, output: str, k: int = 10, target: float = 0.95, timed_queries: int = 200
+    run_dir: str,
+    output: str,
+    k: int = 10,
+    target: float = 0.95,
+    timed_queries: int = 200,
+    rounds: int = 5,
 ) -> dict:
     """Runs the grid; writes `output` (TOML) and `output` with .json/.md/.png; returns the result.
 
@@ -96,10 +118,7 @@ def tune(
     )
     exact = build_index(IndexConfig(kind="brute_force", k=k), ids, movies)(queries)[1].numpy()
     timed = min(timed_queries, int(queries.shape[0]))
-    rows = []
-    for candidate in grid(int(movies.shape[0]), k):
-        rows.append(measure(candidate, ids, movies, queries, exact, timed))
-        log.info("%s", rows[-1])
+    rows = measure(grid(int(movies.shape[0]), k), ids, movies, queries, exact, timed, rounds)
     meeting = [r for r in rows if r["recall"] >= target]
     best = (
         min(meeting, key=lambda r: r["ms_per_query"])
@@ -110,6 +129,8 @@ def tune(
         "k": k,
         "target": target,
         "queries": int(queries.shape[0]),
+        "timed_queries": timed,
+        "rounds": rounds,
         "met": bool(meeting),
         "best": best,
         "grid": rows,
@@ -134,16 +155,18 @@ def tune(
 def to_markdown(result: dict) -> str:
     lines = [
         f"ScaNN against brute force, {result['queries']} queries, recall@{result['k']}, "
-        f"target {result['target']}",
+        f"target {result['target']}; ms/query: median of {result.get('rounds', 1)} rounds of "
+        f"{result.get('timed_queries', '')} single queries (range over the rounds)",
         "",
-        "| leaves | searched | reordered | recall | ms/query | chosen |",
-        "|---:|---:|---:|---:|---:|:---:|",
+        "| leaves | searched | reordered | recall | ms/query | range | chosen |",
+        "|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in result["grid"]:
         chosen = "yes" if r is result["best"] or r == result["best"] else ""
         lines.append(
             f"| {r['num_leaves']} | {r['num_leaves_to_search']} "
             f"| {r['num_reordering_candidates']} | "
-            f"{r['recall']:.4f} | {r['ms_per_query']:.3f} | {chosen} |"
+            f"{r['recall']:.4f} | {r['ms_per_query']:.3f} | "
+            f"{'–'.join(f'{x:.3f}' for x in r.get('ms_spread', []))} | {chosen} |"
         )
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ SIMILAR_MOVIES_SIGNATURE = (
     "similar_movies"  # movie_id [batch] -> its nearest movies (itself excluded)
 )
 SIMILAR_K = 10  # movies similar_movies returns (fewer for a catalogue of 10 or fewer)
+LINEAGE_SIGNATURE = "lineage"  # user_id [batch] -> the export's lineage (see LINEAGE), any input
 INIT_OP_SIGNATURE = "__saved_model_init_op"  # listed in metadata, as TF Serving does; not callable
 
 # Output keys.
@@ -30,6 +31,9 @@ QUERY_EMBEDDING = "query_embedding"  # [batch, d] float32
 PREDICTED_RATING = "predicted_rating"  # [batch] float32: the rating the user would give
 SCORE = "score"  # [batch] float32 (ranking), [batch, k] (recommender): how likely picked next
 MOVIE_TITLE = F.MOVIE_TITLE.name  # [batch] string (ranking, recommender)
+# [batch] string "<dataset>:<split>:<vocabulary fingerprint>": what the model was trained on.
+# Models (and the profile table) that work together have the same lineage.
+LINEAGE = "lineage"
 
 # Inputs are registry features (core.features), e.g. the composite's seen_movie_ids.
 SEEN_MOVIE_IDS = F.SEEN_MOVIE_IDS.name

@@ -31,6 +31,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.savedmodel import read_lineage
+
 log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
@@ -432,6 +434,19 @@ class ModelManager:
                     grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})"
                 )
             return dataclasses.replace(available[max(available)])
+
+    def lineages(self) -> dict[str, str]:
+        """Model -> the lineage (contract.LINEAGE) of its newest available version; models
+        exported without one are left out."""
+        found = {}
+        for name in self.model_names:
+            try:
+                lineage = read_lineage(self.get(name).path)
+            except ServingError:
+                continue
+            if lineage:
+                found[name] = lineage
+        return found
 
     def statuses(self, name: str, version: int | None = None) -> list[Version]:
         """Every known version of a model (or one), newest first; models dropped from the

@@ -105,11 +105,16 @@ def build_profiles(ratings: dict[str, np.ndarray], history_length: int) -> dict[
     return profiles
 
 
-def save_profiles(export_dir: str, profiles: dict[str, UserProfile], dataset: str) -> str:
-    """Writes `<export_dir>/user_profiles.json`; returns its path."""
+def save_profiles(export_dir: str, profiles: dict[str, UserProfile], lineage: str) -> str:
+    """Writes `<export_dir>/user_profiles.json` with the lineage of the models exported beside
+    it (contract.LINEAGE); returns its path."""
     path = os.path.join(export_dir, PROFILES_FILE)
     os.makedirs(export_dir, exist_ok=True)
-    table = {"dataset": dataset, "users": {u: dataclasses.asdict(p) for u, p in profiles.items()}}
+    table = {
+        "dataset": lineage.split(":")[0],
+        contract.LINEAGE: lineage,
+        "users": {u: dataclasses.asdict(p) for u, p in profiles.items()},
+    }
     with open(path + ".tmp", "w") as f:
         json.dump(table, f)
     os.replace(path + ".tmp", path)
@@ -154,20 +159,61 @@ def load_profile(export_dir: str, user_id: str) -> UserProfile:
 
 
 def _read_profiles(export_dir: str) -> dict[str, dict]:
+    return _read_table(export_dir)["users"]
+
+
+def _read_table(export_dir: str) -> dict:
     path = os.path.join(export_dir, PROFILES_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist: train the models first (recsys train all)")
     with open(path) as f:
-        return json.load(f)["users"]
+        return json.load(f)
 
 
-def save_movies(export_dir: str, movies: list[dict], dataset: str) -> str:
+def profiles_lineage(export_dir: str) -> str:
+    """The lineage of the profile table in `export_dir` ("" for a table written before
+    lineages were recorded)."""
+    return _read_table(export_dir).get(contract.LINEAGE, "")
+
+
+def check_lineage(client: ServingClient, models: list[str], expected: str = "") -> str:
+    """Asks the server what each model was trained on (its `lineage` signature) and checks
+    that they agree with each other and with `expected` (e.g. the profile table's).
+    Models exported without the signature are not checked. Returns the common lineage.
+
+    Raises:
+      ValueError: naming what each was trained on.
+    """
+    from serving.client import FailedPreconditionError
+
+    found = {"the profile table": expected} if expected else {}
+    for model in models:
+        try:
+            out = client.predict(
+                model, {F.USER_ID.name: [""]}, signature=contract.LINEAGE_SIGNATURE
+            )
+        except FailedPreconditionError:  # exported before lineages existed
+            continue
+        found[f"the served {model}"] = str(out[contract.LINEAGE][0])
+    if len(set(found.values())) > 1:
+        said = "; ".join(f"{who}: {lineage}" for who, lineage in found.items())
+        raise ValueError(
+            f"these were trained on different data (dataset:split:vocabulary): {said}. Serve "
+            "the models exported together with the profile table (--export-dir), or retrain "
+            "with `recsys train all`"
+        )
+    return next(iter(found.values()), "")
+
+
+def save_movies(export_dir: str, movies: list[dict], lineage: str) -> str:
     """Writes `<export_dir>/movies.json` ({movie_id, title, genres, ratings, mean_rating} per
     movie of the catalogue), so clients name movies without reading the dataset."""
     path = os.path.join(export_dir, MOVIES_FILE)
     os.makedirs(export_dir, exist_ok=True)
     with open(path + ".tmp", "w") as f:
-        json.dump({"dataset": dataset, "movies": movies}, f)
+        json.dump(
+            {"dataset": lineage.split(":")[0], contract.LINEAGE: lineage, "movies": movies}, f
+        )
     os.replace(path + ".tmp", path)
     return path
 

@@ -48,14 +48,36 @@ def export(
     described = {name: F.BY_NAME[name].description for name in inputs}
     info = {**metadata, "inputs": described, "created_unix": int(time.time())}
 
+    signatures = dict(module.serving_signatures)
+    if metadata.get(contract.LINEAGE):
+        signatures[contract.LINEAGE_SIGNATURE] = lineage_signature(metadata[contract.LINEAGE])
+
     def write(directory: str) -> None:
-        tf.saved_model.save(
-            module, directory, signatures=module.serving_signatures, options=options
-        )
+        tf.saved_model.save(module, directory, signatures=signatures, options=options)
         write_warmup(directory, metadata["model"], requests)
         write_metadata(directory, info)
 
     return write_version(base, write)
+
+
+def lineage_signature(lineage: str):
+    """The `lineage` signature: any `user_id` batch in, the export's lineage string per row out,
+    so a client can ask a server (TensorFlow Serving included) what a model was trained on."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.USER_ID.name)])
+    def lineage_of(user_id):
+        return {contract.LINEAGE: tf.fill(tf.shape(user_id), tf.constant(lineage))}
+
+    return lineage_of.get_concrete_function()
+
+
+def read_lineage(version_dir: str) -> str:
+    """The lineage in a version's `assets.extra/recsys.json` ("" if it has none)."""
+    path = os.path.join(version_dir, contract.METADATA_FILE)
+    if not os.path.isfile(path):
+        return ""
+    with open(path) as f:
+        return json.load(f).get(contract.LINEAGE, "")
 
 
 def versions(base: str) -> list[int]:

@@ -95,6 +95,8 @@ class ServerOptions:
       batching: Server-side batching of Predict (--enable_batching), or None.
       rest_api_port: TensorFlow Serving's REST API on this port (0 picks a free one; see
         `LocalServer.rest_port`), or None for none.
+      allow_mixed_lineage: Serve models trained on different data (lineages) side by side;
+        off: `start` refuses, since a client combining them would get wrong answers.
     """
 
     host: str = "127.0.0.1"
@@ -112,6 +114,7 @@ class ServerOptions:
     config_poll_seconds: float = 0.0
     batching: BatchingOptions | None = None
     rest_api_port: int | None = None
+    allow_mixed_lineage: bool = False
 
 
 def channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -468,6 +471,14 @@ class LocalServer:
           OSError: the port is in use (two servers never share one) or cannot be bound.
         """
         self.manager.poll()
+        lineages = self.manager.lineages()
+        if len(set(lineages.values())) > 1 and not self.options.allow_mixed_lineage:
+            said = "; ".join(f"{name}: {lineage}" for name, lineage in sorted(lineages.items()))
+            raise ValueError(
+                f"not serving models trained on different data (dataset:split:vocabulary): "
+                f"{said}. Export them together (`recsys train all --export-dir DIR`), or pass "
+                "--allow-mixed-lineage if they are not used together"
+            )
         self._loop_thread.start()
         try:
             self._run(self._start())

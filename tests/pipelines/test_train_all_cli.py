@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import subprocess
+import sys
 
 from pipelines import cli
 from serving import contract
@@ -30,3 +33,41 @@ def test_train_all_exports_every_model_into_the_chosen_folder(tiny_movielens, tf
     profiles = json.loads((target / "user_profiles.json").read_text())
     assert set(profiles["users"]) == set(tiny_movielens.users)
     assert not (tmp_path / "models").exists()  # --export-dir wins over the config's export_dir
+
+    # A self-describing run folder, `runs/latest` pointing at it.
+    run = (tmp_path / "runs" / "latest").resolve()
+    assert run.name.endswith("-movielens-100k-temporal") and run.parent == tmp_path / "runs"
+    summary = json.loads((run / "run.json").read_text())
+    lineage = profiles["lineage"]
+    assert summary["lineage"] == lineage and summary["export_dir"] == str(target)
+    for stage in ("retrieval", "ranking"):
+        assert summary["stages"][stage]["blessing"]["blessed"], stage
+        assert (run / stage / "config.json").is_file() and (run / stage / "blessing.json").is_file()
+    assert "| ranking | rmse |" in (run / "run.md").read_text()
+
+    # Retraining the ranker to a stricter gate (it must beat version 1 by 50 %): refused, says
+    # why in one line, keeps version 1 served, writes the decision to a second run folder.
+    done = subprocess.run(
+        [
+            str(pathlib.Path(sys.executable).with_name("recsys")),
+            "train",
+            "ranking",
+            *sets,
+            "--split",
+            "temporal",
+            "--export-dir",
+            str(target),
+            "--set",
+            "gate.margin=-0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("recsys: error: ranking not exported: rmse") and "version 1" in error
+    assert sorted(p.name for p in (target / "ranking").iterdir()) == ["1"]
+    second = (tmp_path / "runs" / "latest").resolve()
+    assert second != run
+    assert json.loads((second / "ranking" / "blessing.json").read_text())["blessed"] is False

@@ -97,7 +97,7 @@ def test_listmle_by_hand():
 
 
 def test_adjacency_and_popularity_tables_by_hand():
-    train = _ratings(["a", "a", "a", "b", "b"], ["1", "2", "3", "2", "3"], [10, 20, 30, 5, 6])
+    train = _ratings(["a", "a", "a", "b", "b"], ["1", "2", "3", "2", "3"], [10, 20, 200_000, 5, 6])
     catalogue = {
         F.MOVIE_ID.name: np.array(["1", "2", "3", "4"], dtype=object),
         F.MOVIE_GENRES.name: np.eye(4, len(F.GENRES), dtype=np.float32),
@@ -125,6 +125,9 @@ def test_adjacency_and_popularity_tables_by_hand():
     assert np.isclose(out[0, 0], math.log1p(2.0)) and out[0, 1] == 0.0  # 2 -> 3; 1 -> 3 never
     assert out[1, :5].tolist() == [0.0] * 5  # movie 4 follows nothing
     assert np.isclose(out[0, 6], math.log1p(1.0))  # one day after its first rating
+    late = layer({**inputs, F.TIMESTAMP.name: tf.constant([10**9, 10**9], tf.int64)}).numpy()
+    days = (200_000 - 6) / 86_400  # clipped to the last training rating, not 31 years
+    assert np.isclose(late[0, 6], math.log1p(days))
     assert out[0, 7] == 0.5 and np.isclose(out[1, 8], math.log1p(3))
     assert np.isclose(out[0, 9], math.log1p(2))  # two history movies
     # co-rating cosine: a rated 1, 2, 3 and b rated 2, 3: cos(2, 3) = 2 / 2, cos(1, 3) = 1 / sqrt(2)

@@ -59,9 +59,12 @@ def test_tune_index_writes_a_usable_index_config(trained_retrieval, tmp_path):
     cfg, _ = trained_retrieval
     out = tmp_path / "index.toml"
     result = tune.tune(
-        os.path.join(cfg.run_dir, "retrieval"), str(out), k=5, target=0.5, timed_queries=3
+        os.path.join(cfg.run_dir, "retrieval"), str(out), k=5, target=0.5, timed_queries=3, rounds=3
     )
-    assert result["grid"] and result["met"]
+    assert result["grid"] and result["met"] and result["rounds"] == 3
+    for row in result["grid"]:  # timings repeated: the median lies within the rounds' range
+        low, high = row["ms_spread"]
+        assert 0 < low <= row["ms_per_query"] <= high
     tuned = load_config(PipelineConfig, [str(out)])
     assert tuned.retrieval.index.num_leaves == result["best"]["num_leaves"]
     assert result["best"]["recall"] >= 0.5

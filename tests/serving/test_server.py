@@ -67,7 +67,10 @@ def test_metadata_signatures_match_the_contract(client):
         contract.SERVING_DEFAULT,
         contract.QUERY_EMBEDDING_SIGNATURE,
         contract.SIMILAR_MOVIES_SIGNATURE,
+        contract.LINEAGE_SIGNATURE,
     }
+    lineage = meta["signatures"][contract.LINEAGE_SIGNATURE]
+    assert lineage == {"inputs": {"user_id": "string"}, "outputs": {contract.LINEAGE: "string"}}
     default = meta["signatures"][contract.SERVING_DEFAULT]
     assert set(default["inputs"]) == set(RETRIEVAL_INPUTS)
     assert default["outputs"] == {contract.MOVIE_IDS: "string", contract.SCORES: "float32"}
