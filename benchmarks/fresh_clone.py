@@ -6,7 +6,8 @@ Clones the committed HEAD beside the checkout (so the development copy of MovieL
 `../shared/data/movielens`, is found as it is for a user), then times `make setup`,
 `make demo`, `.ci/run` (the README's test command with its install and lint; a second clone,
 so it starts clean too) and every command of the README's "Using it" block in order, as
-written (`cmd &` runs in the background until the block ends). Writes `fresh_clone.json` and
+written (`cmd &` runs in the background until `kill %1` or the block's end; the exit code of
+`kill %1` is the server's). Writes `fresh_clone.json` and
 `fresh_clone.md`; the README's figures for the demo and the tests come from there.
 """
 
@@ -91,6 +92,20 @@ def run(output: str, ci: bool = True, using_it: bool = True) -> dict:
         for command in using_it_commands(open(os.path.join(clone, "README.md")).read()):
             if command.startswith(". ") or command.startswith("source "):
                 continue  # the PATH above stands for activating the venv
+            if command.startswith("kill %"):  # the block's own shell job: the server
+                for process in background:
+                    os.killpg(process.pid, signal.SIGTERM)
+                started = time.time()
+                codes = [process.wait(timeout=60) for process in background]
+                result["steps"].append(
+                    {
+                        "command": command,
+                        "seconds": round(time.time() - started, 1),
+                        "exit_code": max(codes, default=0),
+                    }
+                )
+                background = []
+                continue
             if command.endswith("&"):
                 print(f"$ {command}", flush=True)
                 background.append(

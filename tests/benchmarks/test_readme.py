@@ -35,3 +35,12 @@ def test_a_block_says_when_where_and_by_what_it_was_measured():
         "_`recsys benchmark soak`: 61 s on 2026-11-24, 2 CPU cores, Linux x86_64, "
         "Python 3.11.7._\n"
     )
+
+
+def test_the_fresh_clone_run_reads_the_using_it_block_as_written():
+    from benchmarks import fresh_clone
+
+    commands = fresh_clone.using_it_commands((REPO / "README.md").read_text())
+    assert commands[0] == ". .venv/bin/activate" and commands[-1] == "kill %1"
+    assert "recsys serve &" in commands and "recsys status --wait 120" in commands
+    assert not [c for c in commands if "#" in c]  # comments stripped
