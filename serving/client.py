@@ -24,6 +24,7 @@ from tensorflow_serving.apis import (
 
 from core import features as F
 from serving import contract
+from serving.channel import channel_target
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,9 @@ class ServingClient:
     """Client of one server.
 
     Args:
-      target: host:port of the gRPC API (TensorFlow Serving's default port is 8500).
+      target: host:port of the gRPC API (TensorFlow Serving's default port is 8500), or
+        replicas: "host1:port,host2:port" or "dns:///name:port", spread round robin; a
+        request that meets UNAVAILABLE (a replica going away) is retried on another.
       timeout: Deadline of each call, seconds.
       retries: Extra attempts after UNAVAILABLE.
       backoff: First wait between attempts, seconds; doubles each time.
@@ -109,11 +112,13 @@ class ServingClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        address, balancing = channel_target(target)
         options = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            *balancing,
         ]
-        self.channel = grpc.insecure_channel(target, options=options)
+        self.channel = grpc.insecure_channel(address, options=options)
         self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
 

@@ -16,6 +16,7 @@ It imports ScaNN's ops, so it also serves the ScaNN model stock TensorFlow Servi
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
 import logging
@@ -157,6 +158,7 @@ class Services:
         self.options = options
         self.on_reload = on_reload
         self.batcher = batcher
+        self.predictions = collections.Counter()  # model -> Predict requests answered
 
     # --- PredictionService ---------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class Services:
             outputs = await asyncio.wrap_future(self.batcher.submit(key, run, arrays, rows))
         else:
             outputs = await asyncio.get_running_loop().run_in_executor(pool, run, arrays)
+        self.predictions[request.model_spec.name] += 1
         return self.respond(request, version, name, outputs, wanted)
 
     def predict_signature(self, spec):
@@ -503,6 +506,7 @@ class LocalServer:
         ]
         self.server = grpc.aio.server(options=arguments)
         services = Services(self.manager, opts, self._refresh_health, self.batcher)
+        self.services = services
         self.server.add_generic_rpc_handlers(_generic_handlers(services, self._pool))
         if opts.rest_api_port is not None:
             await self._start_rest(services)

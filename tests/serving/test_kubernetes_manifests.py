@@ -1,0 +1,80 @@
+"""The Kubernetes manifests of BUILD.md's "Serving replicas", checked without a cluster: each
+document has the fields its kind requires, names agree across documents, and the files the
+ConfigMap is made of are valid TensorFlow Serving configs."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from serving.batching import read_batching_parameters
+from serving.manager import read_config, validate_config
+from tests.conftest import REPO
+
+CONFIGS = REPO / "configs"
+REQUIRED = {  # kind -> (apiVersion, fields that must be present, as dotted paths)
+    "Deployment": ("apps/v1", ["metadata.name", "spec.selector.matchLabels", "spec.template"]),
+    "Service": ("v1", ["metadata.name", "spec.selector", "spec.ports"]),
+    "PersistentVolumeClaim": ("v1", ["metadata.name", "spec.accessModes", "spec.resources"]),
+}
+
+
+def _get(document: dict, path: str):
+    for key in path.split("."):
+        document = document[key]
+    return document
+
+
+def _documents() -> dict[str, dict]:
+    docs = list(yaml.safe_load_all((CONFIGS / "kubernetes" / "serving.yaml").read_text()))
+    for doc in docs:
+        version, fields = REQUIRED[doc["kind"]]
+        assert doc["apiVersion"] == version, doc["kind"]
+        for path in fields:
+            assert _get(doc, path), f"{doc['kind']}: {path}"
+    return {doc["kind"]: doc for doc in docs}
+
+
+def test_the_manifests_fit_together():
+    docs = _documents()
+    deployment, service, claim = (
+        docs["Deployment"],
+        docs["Service"],
+        docs["PersistentVolumeClaim"],
+    )
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["clusterIP"] == "None"  # headless: DNS lists every ready pod
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports)
+    assert container["readinessProbe"]["grpc"]["port"] == ports["grpc"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert (
+        volumes[mounts["/models"]]["persistentVolumeClaim"]["claimName"]
+        == claim["metadata"]["name"]
+    )
+    config_map = volumes[mounts["/config"]]["configMap"]["name"]
+    # Every file a flag names under /config is a key of the generated ConfigMap.
+    kustomization = yaml.safe_load((CONFIGS / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["kubernetes/serving.yaml"]
+    (generator,) = kustomization["configMapGenerator"]
+    assert generator["name"] == config_map
+    files = dict(
+        entry.split("=", 1) if "=" in entry else (entry.rsplit("/", 1)[-1], entry)
+        for entry in generator["files"]
+    )
+    named = {m for arg in container["args"] for m in re.findall(r"=/config/([\w.]+)", arg)}
+    assert named == set(files), (named, files)
+    # ... and each is a valid TensorFlow Serving config.
+    config = read_config(str(CONFIGS / files["models.config"]))
+    validate_config(config, previous={})
+    assert {m.name for m in config.model_config_list.config} == {
+        "retrieval_bruteforce",
+        "ranking",
+        "recommender",
+    }
+    read_batching_parameters(str(CONFIGS / files["batching.config"]))
