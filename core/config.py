@@ -42,12 +42,15 @@ class DataConfig:
     """Which data, from where, split how.
 
     Attributes:
-      dataset: "movielens-100k" (with demographics) or "movielens-latest-small" (without).
+      dataset: "movielens-100k" (with demographics), "movielens-latest-small" (without), or
+        "movielens-csv": any folder in the ml-latest-small / ml-20m layout (`ratings.csv`,
+        `movies.csv`), e.g. your own catalogue or `recsys data synthesize`'s output, read
+        through the same TFDS parser; it needs `movielens_dir`.
       movielens_dir: Folder with MovieLens files: an extracted `ml-100k/` and/or
-        `ml-latest-small.zip` (or the extracted `ml-100k` folder itself). Empty: TFDS
-        downloads the official archives. Looked up in this order: this field
-        (--movielens-dir), $RECSYS_MOVIELENS_DIR, the development copy
-        ../shared/data/movielens beside the checkout; none of them: download.
+        `ml-latest-small.zip` (or the extracted `ml-100k` folder itself), or the CSV folder
+        of "movielens-csv". Empty: TFDS downloads the official archives. Looked up in
+        this order: this field (--movielens-dir), $RECSYS_MOVIELENS_DIR, the development
+        copy ../shared/data/movielens beside the checkout; none of them: download.
       tfds_data_dir: Where TFDS keeps prepared datasets; empty means TFDS's default
         (~/tensorflow_datasets or $TFDS_DATA_DIR).
       split: "temporal" (per user: last rating is test, the one before validation: no
@@ -71,7 +74,7 @@ class DataConfig:
     history_length: int = 50
 
     def __post_init__(self) -> None:
-        datasets = ("movielens-100k", "movielens-latest-small")
+        datasets = ("movielens-100k", "movielens-latest-small", "movielens-csv")
         if self.dataset not in datasets:
             raise ConfigError(f"data.dataset={self.dataset!r}: expected one of {datasets}")
         if self.split not in ("random", "temporal"):

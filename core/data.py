@@ -21,15 +21,27 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from core import features as F
-from core.config import DataConfig
-from core.tfds_local import DataError, MovielensLocal, fingerprint, validate_ml_100k
+from core.config import ENV_MOVIELENS_DIR, DataConfig
+from core.tfds_local import (
+    CSV_FILES,
+    DataError,
+    MovielensLocal,
+    fingerprint,
+    validate_csv_folder,
+    validate_ml_100k,
+)
 
 log = logging.getLogger(__name__)
 
 Columns = dict[str, np.ndarray]
 
 # dataset name -> TFDS config prefix
-TFDS_CONFIGS = {"movielens-100k": "100k", "movielens-latest-small": "latest-small"}
+# "movielens-csv" is a local folder in the current layout, parsed as TFDS parses latest-small.
+TFDS_CONFIGS = {
+    "movielens-100k": "100k",
+    "movielens-latest-small": "latest-small",
+    "movielens-csv": "latest-small",
+}
 _LATEST_SMALL_ZIP = "ml-latest-small.zip"
 
 
@@ -94,6 +106,15 @@ def _builder(cfg: DataConfig, tfds_config: str) -> tfds.core.DatasetBuilder:
     """A prepared TFDS builder for `movielens/<tfds_config>` from the configured source."""
     data_dir = os.path.expanduser(cfg.tfds_data_dir) or None
     source = cfg.resolved_movielens_dir()
+    if cfg.dataset == "movielens-csv":
+        folder = cfg.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
+        validate_csv_folder(folder)
+        cache = os.path.join(
+            data_dir or tfds.core.constants.DATA_DIR, f"local-{fingerprint(folder, CSV_FILES)}"
+        )
+        builder = MovielensLocal(config=tfds_config, data_dir=os.path.expanduser(cache))
+        _prepare(builder, download_config=tfds.download.DownloadConfig(manual_dir=folder))
+        return builder
     if not source:
         builder = tfds.builder(f"movielens/{tfds_config}", data_dir=data_dir)
         try:

@@ -18,6 +18,12 @@ from tensorflow_datasets.structured import movielens
 
 # Files of the extracted ml-100k archive that TFDS's parser reads.
 ML_100K_FILES = ("u.data", "u.item", "u.user")
+# Files of the current layout (ml-latest-small, ml-20m, ml-25m) that TFDS's parser reads.
+CSV_FILES = ("ratings.csv", "movies.csv")
+CSV_HEADERS = {
+    "ratings.csv": "userId,movieId,rating,timestamp",
+    "movies.csv": "movieId,title,genres",
+}
 _ENCODING = "ISO-8859-1"  # MovieLens 100K's encoding (TFDS decodes it the same way)
 
 
@@ -41,14 +47,14 @@ class MovielensLocal(movielens.Movielens):
         ]
 
 
-def fingerprint(folder: str) -> str:
+def fingerprint(folder: str, files: tuple[str, ...] = ML_100K_FILES) -> str:
     """Short hash of the folder's path and its files' names, sizes and mtimes.
 
     Keys the TFDS cache of a local build, so changed files are re-prepared instead
     of silently served from an old cache.
     """
     digest = hashlib.sha256(os.path.realpath(folder).encode())
-    for name in ML_100K_FILES:
+    for name in files:
         stat = os.stat(os.path.join(folder, name))
         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:12]
@@ -86,6 +92,30 @@ def validate_ml_100k(folder: str) -> None:
         return None
 
     _check_lines(folder, "u.data", "\t", 4, check_rating)
+
+
+def validate_csv_folder(folder: str) -> None:
+    """Checks a folder in the current MovieLens layout: both files there, with the headers
+    TFDS's parser reads.
+
+    Raises:
+      DataError: naming the folder or file and what is wrong.
+    """
+    if not folder or not os.path.isdir(folder):
+        raise DataError(
+            f"dataset movielens-csv needs --movielens-dir: a folder holding ratings.csv and "
+            f"movies.csv (the ml-latest-small / ml-20m layout); got {folder!r}"
+        )
+    for name, header in CSV_HEADERS.items():
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise DataError(
+                f"{path} does not exist (movielens-csv needs {' and '.join(CSV_FILES)})"
+            )
+        with open(path, encoding="utf-8") as f:
+            first = f.readline().strip()
+        if first != header:
+            raise DataError(f"{path}: the first line must be the header {header!r}, not {first!r}")
 
 
 def _check_user(fields: list[str]) -> str | None:

@@ -69,6 +69,14 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     return load_config(PipelineConfig, args.config, overrides)
 
 
+def cmd_data_synthesize(args: argparse.Namespace) -> int:
+    """Synthetic MovieLens in the ml-20m layout (see core.synthetic)."""
+    from core import synthetic
+
+    synthetic.synthesize(args.out, args.ratings, args.users, args.movies, seed=args.seed)
+    return 0
+
+
 def cmd_data_summary(args: argparse.Namespace) -> int:
     """Prints (and optionally writes) ratings, users, movies, split sizes, histogram, time range."""
     from core import data, splits
@@ -153,6 +161,14 @@ def cmd_benchmark_load(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         levels=levels,
     )
+    return 0
+
+
+def cmd_benchmark_index(args: argparse.Namespace) -> int:
+    """ScaNN over a million movies (real ones plus synthetic) against brute force."""
+    from benchmarks import million_index
+
+    million_index.run(_config(args), args.output, movies=args.movies, target=args.target)
     return 0
 
 
@@ -448,6 +464,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", help="also write summary-<dataset>-<split>.{json,md} here"
     )
     summary_parser.set_defaults(handler=cmd_data_summary)
+    synth_parser = data_jobs.add_parser(
+        "synthesize",
+        help="synthetic MovieLens of any size (ratings.csv, movies.csv): read it back with "
+        "--dataset movielens-csv --movielens-dir OUT",
+    )
+    synth_parser.add_argument("--ratings", type=int, required=True, help="ratings to write")
+    synth_parser.add_argument("--users", type=int, required=True, help="users")
+    synth_parser.add_argument("--movies", type=int, required=True, help="movies")
+    synth_parser.add_argument("--out", required=True, help="folder to write")
+    synth_parser.add_argument("--seed", type=int, default=0, help="random seed")
+    synth_parser.set_defaults(handler=cmd_data_synthesize)
 
     train_parser = jobs.add_parser("train", help="train, evaluate and export")
     train_jobs = train_parser.add_subparsers(dest="train_job", required=True, metavar="STAGE")
@@ -554,6 +581,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=60.0, help="how long to send (default 60)"
     )
     bench_soak.add_argument("--threads", type=int, default=6, help="sending threads (default 6)")
+    bench_index = benchmark(
+        "index",
+        cmd_benchmark_index,
+        "a million-movie ScaNN index against its brute-force twin: tuning, size, load, serving",
+        "json,md,png",
+    )
+    bench_index.add_argument(
+        "--movies", type=int, default=1_000_000, help="catalogue size, real movies included"
+    )
+    bench_index.add_argument(
+        "--target", type=float, default=0.95, help="recall@100 the tuned setting must reach"
+    )
 
     emb_parser = jobs.add_parser("embeddings", help="look at what the towers learned")
     emb_jobs = emb_parser.add_subparsers(dest="embeddings_job", required=True)
