@@ -86,13 +86,15 @@ def line_panels(path: str, panels: list[dict], xs: list) -> None:
     """Side-by-side line charts over the same x values (log scale, ticks at each x).
 
     Args:
-      panels: Dicts with `title`, `xlabel`, `ylabel` and `series` ({label: [y per x]}).
+      panels: Dicts with `title`, `xlabel`, `ylabel`, `series` ({label: [y per x]}) and
+        optionally `yscale` ("log").
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, panel in zip(axes if len(panels) > 1 else [axes], panels):
         for label, ys in panel["series"].items():
             ax.plot(xs, ys, marker="o", label=label)
         ax.set(xlabel=panel["xlabel"], ylabel=panel["ylabel"], title=panel["title"], xscale="log")
+        ax.set_yscale(panel.get("yscale", "linear"))
         ax.set_xticks(xs, [str(x) for x in xs])
         ax.legend(fontsize=8)
     _save(fig, path)

@@ -164,6 +164,18 @@ def cmd_benchmark_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_scale(args: argparse.Namespace) -> int:
+    """Synthetic MovieLens of growing size through the whole pipeline, stage by stage."""
+    from benchmarks import scale
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    _config(args)  # a wrong key or value fails here, before any size runs
+    extra = [f"--config={c}" for c in args.config] + [f"--set={o}" for o in args.overrides]
+    result = scale.run(args.output, sizes, args.work_dir, extra)
+    print(scale.to_markdown(result), end="")
+    return 0 if all(r["exit_code"] == 0 for r in result["sizes"].values()) else 1
+
+
 def cmd_benchmark_index(args: argparse.Namespace) -> int:
     """ScaNN over a million movies (real ones plus synthetic) against brute force."""
     from benchmarks import million_index
@@ -581,6 +593,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=60.0, help="how long to send (default 60)"
     )
     bench_soak.add_argument("--threads", type=int, default=6, help="sending threads (default 6)")
+    bench_scale = benchmark(
+        "scale",
+        cmd_benchmark_scale,
+        "the whole pipeline on synthetic data of growing size: time and peak RSS per stage",
+        "json,md,png",
+    )
+    bench_scale.add_argument(
+        "--sizes", default="1000000,5000000,20000000", help="ratings per run, comma-separated"
+    )
+    bench_scale.add_argument(
+        "--work-dir", default="runs/scale", help="where each size's data, runs and models go"
+    )
     bench_index = benchmark(
         "index",
         cmd_benchmark_index,

@@ -1,0 +1,221 @@
+"""Scale-up: the whole pipeline on synthetic MovieLens of growing size, stage by stage.
+
+    recsys benchmark scale --sizes 1000000,5000000,20000000
+
+Each size runs in its own process (so its peak memory is its own): synthesize (ML-20M's
+proportions: 145 ratings per user, 740 per movie), load through TFDS, split, history,
+vocabularies, the retrieval stage (one epoch, evaluation, export of both indexes) and the
+ranking stage (one epoch of each model, the leakage-free candidate lists, export). Records
+wall time and the process's peak RSS after each stage, and flags the stages whose time per
+rating at the largest size is more than 1.5x that at the smallest. Writes
+`scale.{json,md,png}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from core import plots
+from core.reports import write_report
+
+RATINGS_PER_USER, RATINGS_PER_MOVIE = 145, 740  # MovieLens 20M's proportions
+LINEAR = 1.5  # time per rating may grow this much from the smallest to the largest size
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def one_size(ratings: int, folder: str, cfg) -> list[dict]:
+    """Every stage at one size, in this process; returns [{stage, seconds, peak_mb}]."""
+    import numpy as np
+
+    from core import data, history, splits, synthetic, vocab
+    from core import features as F
+    from core.dataset import Prepared
+    from pipelines import jobs
+
+    stages = []
+
+    def timed(name, function):
+        started = time.time()
+        value = function()
+        stages.append(
+            {"stage": name, "seconds": round(time.time() - started, 1), "peak_mb": _peak_mb()}
+        )
+        print(json.dumps(stages[-1]), flush=True)
+        return value
+
+    csv = os.path.join(folder, "csv")
+    timed(
+        "synthesize",
+        lambda: synthetic.synthesize(
+            csv, ratings, max(1, ratings // RATINGS_PER_USER), max(10, ratings // RATINGS_PER_MOVIE)
+        ),
+    )
+    cfg = dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(
+            cfg.data,
+            dataset="movielens-csv",
+            movielens_dir=csv,
+            tfds_data_dir=os.path.join(folder, "tfds"),
+        ),
+        run_dir=os.path.join(folder, "runs"),
+        export_dir=os.path.join(folder, "models"),
+    )
+    movielens = timed("load (TFDS prepare and read)", lambda: data.load(cfg.data))
+    split = timed("split", lambda: splits.make_split(movielens.ratings, cfg.data))
+
+    def with_history():
+        visible = np.ones(movielens.num_ratings, dtype=bool)
+        visible[split.test] = False
+        columns = dict(movielens.ratings)
+        columns[F.RECENT_MOVIE_IDS.name] = history.recent_history(
+            columns, visible, cfg.data.history_length
+        )
+        return splits.split_columns(columns, split)
+
+    parts = timed("history", with_history)
+    vocabularies = timed("vocabularies", lambda: vocab.build(parts["train"]))
+    index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
+    prepared = Prepared(movielens, split, parts, vocabularies, index)
+    retrieval_run = jobs.start_run(cfg, "retrieval", prepared)
+    _, served = timed(
+        "retrieval: 1 epoch, evaluation, export",
+        lambda: jobs.train_retrieval(cfg, retrieval_run),
+    )
+    ranking_run = jobs.start_run(cfg, "ranking", prepared)
+    timed(
+        "ranking: 1 epoch per model, lists, export",
+        lambda: jobs.train_ranking(cfg, ranking_run, served),
+    )
+    return stages
+
+
+def run(output_dir: str, sizes: list[int], work_dir: str, config_args=()) -> dict:
+    """Runs every size in a child process (`config_args`: its --config=/--set= arguments,
+    after one epoch per model); writes the report; returns it."""
+    results = {}
+    for size in sizes:
+        folder = os.path.join(work_dir, f"scale-{size}")
+        print(f"--- {size:,} ratings in {folder}", flush=True)
+        started = time.time()
+        child = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", str(size), folder, *ONE_EPOCH, *config_args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        stages = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+        results[str(size)] = {
+            "stages": stages,
+            "seconds": round(time.time() - started, 1),
+            "exit_code": child.returncode,
+        }
+    result = {"sizes": results, "superlinear": superlinear(results)}
+    stem = os.path.join(output_dir, "scale")
+    write_report(stem, result, to_markdown(result))
+    chart(stem + ".png", results)
+    return result
+
+
+ONE_EPOCH = [
+    "--set=retrieval.trainer.epochs=1",
+    "--set=ranking.trainer.epochs=1",
+    "--set=ranking.scorer_trainer.epochs=1",
+    "--set=ranking.autorec.epochs=1",
+]
+
+
+def superlinear(results: dict) -> list[str]:
+    """Stages whose seconds per rating grew more than LINEAR from the smallest to the
+    largest size that finished them."""
+    sizes = sorted(int(s) for s in results)
+    if len(sizes) < 2:
+        return []
+    flagged = []
+    small = {s["stage"]: s["seconds"] / sizes[0] for s in results[str(sizes[0])]["stages"]}
+    for size in reversed(sizes[1:]):
+        large = {s["stage"]: s["seconds"] / size for s in results[str(size)]["stages"]}
+        for stage, per_rating in large.items():
+            if stage in small and small[stage] > 0 and per_rating > LINEAR * small[stage]:
+                flagged.append(stage)
+        if large:
+            break
+    return flagged
+
+
+def to_markdown(result: dict) -> str:
+    sizes = sorted(result["sizes"], key=int)
+    stages = [s["stage"] for s in result["sizes"][sizes[0]]["stages"]]
+    lines = [
+        "# Scale: synthetic MovieLens, one epoch per model (seconds / peak RSS MB)",
+        "",
+        "| stage | " + " | ".join(f"{int(s):,} ratings" for s in sizes) + " |",
+        "|---" + "|---:" * len(sizes) + "|",
+    ]
+    for stage in stages:
+        cells = []
+        for size in sizes:
+            found = [s for s in result["sizes"][size]["stages"] if s["stage"] == stage]
+            cells.append(
+                f"{found[0]['seconds']:.0f} s / {found[0]['peak_mb']:.0f}" if found else "-"
+            )
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **total** | "
+        + " | ".join(
+            f"{result['sizes'][s]['seconds']:.0f} s (exit {result['sizes'][s]['exit_code']})"
+            for s in sizes
+        )
+        + " |"
+    )
+    flagged = ", ".join(result["superlinear"]) or "none"
+    lines += ["", f"Time per rating grew more than {LINEAR}x (smallest to largest): {flagged}."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(path: str, results: dict) -> None:
+    sizes = sorted(int(s) for s in results)
+    stages = [s["stage"] for s in results[str(sizes[0])]["stages"]]
+    series = {}
+    for stage in stages:
+        series[stage] = [
+            next((s["seconds"] for s in results[str(n)]["stages"] if s["stage"] == stage), None)
+            for n in sizes
+        ]
+    plots.line_panels(
+        path,
+        [
+            {
+                "title": "wall time per stage (log-log)",
+                "xlabel": "ratings",
+                "ylabel": "seconds",
+                "series": series,
+                "yscale": "log",
+            }
+        ],
+        sizes,
+    )
+
+
+def main(argv: list[str]) -> int:
+    from core.config import load_config
+    from pipelines.config import PipelineConfig
+
+    size, folder = int(argv[0]), argv[1]
+    overrides = [a.split("=", 1)[1] for a in argv[2:] if a.startswith("--set=")]
+    configs = [a.split("=", 1)[1] for a in argv[2:] if a.startswith("--config=")]
+    cfg = load_config(PipelineConfig, configs or None, overrides)
+    one_size(size, folder, cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
