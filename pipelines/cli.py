@@ -311,7 +311,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from serving.channel import ServerUnreachable, check_reachable
 
     try:
-        profile = _request_profile(args, recommend)
+        profile = _request_profile(args)
         check_reachable(args.target)
     except (ValueError, FileNotFoundError, ServerUnreachable) as e:
         return _client_error(e)
@@ -341,8 +341,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _request_profile(args: argparse.Namespace, recommend):
+def _request_profile(args: argparse.Namespace):
     """A known user's exported profile, or a new user's from the demographics given."""
+    from serving import recommend
+
     demographics = {
         "user_gender": None if args.gender is None else args.gender == "M",
         "bucketized_user_age": args.age_bucket,
