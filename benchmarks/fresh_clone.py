@@ -110,7 +110,7 @@ def run(output: str, ci: bool = True, using_it: bool = True) -> dict:
                 print(f"$ {command}", flush=True)
                 background.append(
                     subprocess.Popen(
-                        command[:-1],
+                        "exec " + command[:-1],  # the server itself gets the signal
                         shell=True,
                         cwd=clone,
                         env=path_env,

@@ -17,12 +17,15 @@ _STARTED = time.time()  # about the process start: the CLI imports this module f
 
 def measured() -> dict:
     """When, on what and by which command a result was measured, and the wall time so far."""
-    command = os.path.basename(sys.argv[0])
+    program = os.path.basename(sys.argv[0])
+    if sys.argv[0].endswith(".py"):  # `python -m package.module`
+        module = os.path.relpath(os.path.abspath(sys.argv[0]))[:-3].replace(os.sep, ".")
+        program = program if module.startswith(".") else f"python -m {module}"
     return {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} CPU cores, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}",
-        "command": " ".join(["recsys" if command == "recsys" else command, *sys.argv[1:]]),
+        "command": " ".join([program, *sys.argv[1:]]),
         "wall_seconds": round(time.time() - _STARTED, 1),
     }
 

@@ -6,10 +6,12 @@ recsys data summary --dataset movielens-100k --split temporal
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
+import tempfile
 import time
 
 from core import env as _env  # noqa: F401  (before tensorflow)
@@ -99,9 +101,18 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Trains, evaluates and exports one stage or both (`all`: plus the composite recommender)."""
+    from core import distribute
+
+    if getattr(args, "workers", 1) > 1:  # each worker runs this same command, without --workers
+        return distribute.launch(_without_option(args.argv, "--workers"), args.workers)
+    distribute.strategy()  # before TensorFlow runs any op (a cluster's collectives need it)
     from pipelines import jobs
 
-    cfg = jobs.new_run(_config(args))
+    cfg = _config(args)
+    if distribute.worker_index() > 0:  # not the chief: its run folder and exports are scratch
+        scratch = tempfile.mkdtemp(prefix=f"recsys-worker-{distribute.worker_index()}-")
+        cfg = dataclasses.replace(cfg, run_dir=scratch, export_dir=scratch)
+    cfg = jobs.new_run(cfg)
     if args.train_job == "all":
         jobs.train_all(cfg)
         return 0
@@ -112,6 +123,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     jobs.export_profiles(cfg, run.prepared)
     jobs.write_run_summary(cfg, run.prepared, {args.train_job: result}, started)
     return 0
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """`argv` less `option VALUE` / `option=VALUE`."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith(option + "="):
+            skip = False
+            continue
+        if arg == option:
+            skip = True
+            continue
+        kept.append(arg)
+    return kept
 
 
 def cmd_benchmark_retrieval(args: argparse.Namespace) -> int:
@@ -174,6 +199,16 @@ def cmd_benchmark_scale(args: argparse.Namespace) -> int:
     result = scale.run(args.output, sizes, args.work_dir, extra)
     print(scale.to_markdown(result), end="")
     return 0 if all(r["exit_code"] == 0 for r in result["sizes"].values()) else 1
+
+
+def cmd_benchmark_workers(args: argparse.Namespace) -> int:
+    """The retrieval job on 1 worker and on N, same data and epochs."""
+    from benchmarks import multi_worker
+
+    _config(args)
+    extra = [f"--config={c}" for c in args.config] + [f"--set={o}" for o in args.overrides]
+    result = multi_worker.run(args.output, args.work_dir, args.workers, extra)
+    return 0 if all(r["exit_code"] == 0 for r in result["runs"]) else 1
 
 
 def cmd_benchmark_index(args: argparse.Namespace) -> int:
@@ -502,6 +537,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         stage_parser = train_jobs.add_parser(stage, help=text)
         _add_config_options(stage_parser)
+        if stage == "retrieval":
+            stage_parser.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="train with this many worker processes on loopback "
+                "(MultiWorkerMirroredStrategy; or set TF_CONFIG per process yourself)",
+            )
         stage_parser.set_defaults(handler=cmd_train)
 
     bench_parser = jobs.add_parser("benchmark", help="measure models against peers, side by side")
@@ -606,6 +649,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_scale.add_argument(
         "--work-dir", default="runs/scale", help="where each size's data, runs and models go"
+    )
+    bench_workers = benchmark(
+        "workers",
+        cmd_benchmark_workers,
+        "retrieval trained by one worker against N on loopback: recall and time",
+        "json,md",
+    )
+    bench_workers.add_argument("--workers", type=int, default=2, help="workers of the cluster")
+    bench_workers.add_argument(
+        "--work-dir", default="runs/multi-worker", help="where both runs keep their files"
     )
     bench_index = benchmark(
         "index",
@@ -866,6 +919,7 @@ def main(argv: list[str] | None = None) -> int:
     are filtered out of stderr (`core.logs`); called with `argv`, the process is left alone.
     """
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.log_level != "DEBUG":
         if argv is None:
             logs.filter_native_stderr()

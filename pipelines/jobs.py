@@ -231,6 +231,7 @@ def export_gate(
         result["blessing"] = gate.apply(
             run.directory, model, metrics, judged, lineage(cfg, run.prepared), base, cfg.gate
         )
+        log.info("export gate: %s blessed (%s)", model, result["blessing"]["reason"])
     except gate.ExportRefused as refused:
         write_report(
             os.path.join(run.directory, "metrics"),

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from core import distribute, training
 from core import features as F
-from core import training
 from core.data import Columns
 from core.dataset import Prepared, seen_movies, to_tf_dataset
 from retrieval import metrics
@@ -87,8 +87,9 @@ def train(
       callbacks: More Keras callbacks (e.g. TensorBoard).
     """
     training.set_seed(seed)
-    model = build_model(prepared.vocab, vocab_files, cfg.model, cfg.task)
-    model.compile(optimizer=training.optimizer(cfg.trainer))
+    with distribute.strategy().scope():  # several workers under TF_CONFIG; else plain
+        model = build_model(prepared.vocab, vocab_files, cfg.model, cfg.task)
+        model.compile(optimizer=training.optimizer(cfg.trainer))
     names = (
         *model.query_tower.feature_names,
         *candidate_feature_names(cfg.model),

@@ -473,6 +473,7 @@ class LocalServer:
         Raises:
           OSError: the port is in use (two servers never share one) or cannot be bound.
         """
+        _check_port_free(self.options.host, self.options.port)  # before minutes of loading
         self.manager.poll()
         lineages = self.manager.lineages()
         if len(set(lineages.values())) > 1 and not self.options.allow_mixed_lineage:
@@ -635,6 +636,27 @@ def prefix_resolver(mapping: dict[str, str]):
         return path
 
     return resolve
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fails at once when another process listens on `host:port` (0: any port will do).
+
+    Raises:
+      OSError: naming the address, as the bind itself would after loading the models.
+    """
+    if not port:
+        return
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC's own bind
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise OSError(
+                f"cannot listen on {host}:{port}: the port is in use or not available "
+                f"({e.strerror}); stop the other server or pick another --port"
+            ) from None
 
 
 def local_manager(model_config, models_dir: str) -> ModelManager:

@@ -75,13 +75,16 @@ def test_serving_benchmark_times_every_path_over_grpc(models_dir, tmp_path):
 
 
 def test_recommend_benchmark_measures_the_exported_pipeline_against_every_peer(
-    tiny_movielens, tfds_cache, tmp_path
+    trained, tiny_movielens, tmp_path
 ):
+    """Over the session's `recsys train all` export (the benchmark's training is that job)."""
     from benchmarks import recommend_quality
     from tests.conftest import MODELS_CONFIG
 
-    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
-    result = recommend_quality.run(cfg, str(tmp_path / "results"), model_config=MODELS_CONFIG)
+    cfg, _ = trained
+    result = recommend_quality.run(
+        cfg, str(tmp_path / "results"), train=False, model_config=MODELS_CONFIG
+    )
 
     assert result["users"] == 12  # one test rating per user
     assert set(result["metrics"]) == {

@@ -45,13 +45,13 @@ def test_train_all_exports_every_model_into_the_chosen_folder(tiny_movielens, tf
         assert (run / stage / "config.json").is_file() and (run / stage / "blessing.json").is_file()
     assert "| ranking | rmse |" in (run / "run.md").read_text()
 
-    # Retraining the ranker to a stricter gate (it must beat version 1 by 50 %): refused, says
+    # Retraining retrieval to a stricter gate (it must beat version 1 by 50 %): refused, says
     # why in one line, keeps version 1 served, writes the decision to a second run folder.
     done = subprocess.run(
         [
             str(pathlib.Path(sys.executable).with_name("recsys")),
             "train",
-            "ranking",
+            "retrieval",
             *sets,
             "--split",
             "temporal",
@@ -66,8 +66,11 @@ def test_train_all_exports_every_model_into_the_chosen_folder(tiny_movielens, tf
     )
     assert done.returncode == 2, done.stderr[-2000:]
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith("recsys: error: ranking not exported: rmse") and "version 1" in error
-    assert sorted(p.name for p in (target / "ranking").iterdir()) == ["1"]
+    assert (
+        error.startswith("recsys: error: retrieval not exported: recall.100")
+        and "version 1" in error
+    )
+    assert sorted(p.name for p in (target / "retrieval_bruteforce").iterdir()) == ["1"]
     second = (tmp_path / "runs" / "latest").resolve()
     assert second != run
-    assert json.loads((second / "ranking" / "blessing.json").read_text())["blessed"] is False
+    assert json.loads((second / "retrieval" / "blessing.json").read_text())["blessed"] is False

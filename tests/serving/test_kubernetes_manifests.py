@@ -4,6 +4,7 @@ ConfigMap is made of are valid TensorFlow Serving configs."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -15,6 +16,7 @@ from tests.conftest import REPO
 CONFIGS = REPO / "configs"
 REQUIRED = {  # kind -> (apiVersion, fields that must be present, as dotted paths)
     "Deployment": ("apps/v1", ["metadata.name", "spec.selector.matchLabels", "spec.template"]),
+    "Job": ("batch/v1", ["metadata.name", "spec.template.spec.containers"]),
     "Service": ("v1", ["metadata.name", "spec.selector", "spec.ports"]),
     "PersistentVolumeClaim": ("v1", ["metadata.name", "spec.accessModes", "spec.resources"]),
 }
@@ -26,8 +28,8 @@ def _get(document: dict, path: str):
     return document
 
 
-def _documents() -> dict[str, dict]:
-    docs = list(yaml.safe_load_all((CONFIGS / "kubernetes" / "serving.yaml").read_text()))
+def _documents(name: str = "serving.yaml") -> dict[str, dict]:
+    docs = list(yaml.safe_load_all((CONFIGS / "kubernetes" / name).read_text()))
     for doc in docs:
         version, fields = REQUIRED[doc["kind"]]
         assert doc["apiVersion"] == version, doc["kind"]
@@ -78,3 +80,33 @@ def test_the_manifests_fit_together():
         "recommender",
     }
     read_batching_parameters(str(CONFIGS / files["batching.config"]))
+
+
+def test_the_multi_worker_job_gives_each_worker_a_reachable_name_and_its_index():
+    docs = _documents("train-multi-worker.yaml")
+    job, service = docs["Job"], docs["Service"]
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"]
+    pod = spec["template"]["spec"]
+    assert (
+        pod["subdomain"] == service["metadata"]["name"] and service["spec"]["clusterIP"] == "None"
+    )
+    (container,) = pod["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    workers = json.loads(env["WORKERS"])
+    assert len(workers) == spec["completions"]
+    port = service["spec"]["ports"][0]["port"]
+    name = job["metadata"]["name"]
+    assert workers == [
+        f"{name}-{i}.{service['metadata']['name']}:{port}" for i in range(len(workers))
+    ]
+    script = container["args"][0]
+    assert "TF_CONFIG" in script and "$JOB_COMPLETION_INDEX" in script and "recsys train" in script
+    # The TF_CONFIG the shell builds is valid JSON naming this worker.
+    built = script.split('TF_CONFIG="', 1)[1].split('" &&', 1)[0].replace('\\"', '"')
+    built = built.replace("$WORKERS", env["WORKERS"]).replace("$JOB_COMPLETION_INDEX", "1")
+    config = json.loads(built)
+    assert config == {"cluster": {"worker": workers}, "task": {"type": "worker", "index": 1}}
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+    serving = _documents()["PersistentVolumeClaim"]["metadata"]["name"]
+    assert serving in claims  # the chief exports where the replicas read
