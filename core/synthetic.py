@@ -14,7 +14,8 @@ Shaped like MovieLens where the models can tell:
 * time: each user is active over a stretch of the years 1996-2018, ratings spread over it;
   titles carry a release year (the ranking model reads it), before the movie's first rating.
 
-Sampling is vectorised (no per-user loop), so 20M ratings take about a minute.
+Sampling is vectorised (no per-user loop); writing the CSV lines dominates: about half a
+minute per million ratings here (`benchmarks/results/scale.md`).
 """
 
 from __future__ import annotations
