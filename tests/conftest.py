@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -39,6 +41,18 @@ def shared_movielens_dir() -> str:
             "holding ml-100k/ to run the integration tests"
         )
     return folder
+
+
+def tiny_set_args(tiny, tfds_dir: str, out: pathlib.Path) -> list[str]:
+    """`tiny_overrides` as command-line arguments: ["--set", "k=v", ...]."""
+    return [arg for item in tiny_overrides(tiny, tfds_dir, out) for arg in ("--set", item)]
+
+
+def run_recsys(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The `recsys` console script in a process of its own, as a user runs it (output piped,
+    so not a terminal); returns the finished process with its text output."""
+    command = [str(pathlib.Path(sys.executable).with_name("recsys")), *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
 def tiny_overrides(

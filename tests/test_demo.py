@@ -3,44 +3,33 @@
 from __future__ import annotations
 
 import json
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 
 from core.logs import NATIVE_NOISE, PYTHON_NOISE
-from tests.conftest import REPO, tiny_overrides
+from tests.conftest import REPO, run_recsys, tiny_set_args
 
 
 def test_demo_trains_exports_serves_and_recommends(tiny_movielens, tfds_cache, tmp_path):
     """`recsys demo` as a user runs it (the console script, output piped): it answers, and
     its output is quiet: no native library INFO/WARNING lines, no TFDS prints, no
     non-serializable warnings, each epoch reported by Keras alone."""
-    sets = [
-        a for item in tiny_overrides(tiny_movielens, tfds_cache, tmp_path) for a in ("--set", item)
-    ]
-    done = subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("recsys")),
-            "demo",
-            *sets,
-            "--model-config",
-            str(REPO / "configs" / "serving" / "models.config"),
-            "--users",
-            "1,2",
-            "--results",
-            str(tmp_path / "results"),
-        ],
-        capture_output=True,
-        timeout=600,
+    done = run_recsys(
+        "demo",
+        *tiny_set_args(tiny_movielens, tfds_cache, tmp_path),
+        "--model-config",
+        str(REPO / "configs" / "serving" / "models.config"),
+        "--users",
+        "1,2",
+        "--results",
+        str(tmp_path / "results"),
     )
-    assert done.returncode == 0, done.stderr.decode()[-3000:]
-    out = done.stdout.decode()
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
     assert "Top 3 for user 1" in out and "new user" in out and "Because you watched" in out
-    lines = (done.stdout + done.stderr).splitlines()
+    text = done.stdout + done.stderr
+    lines = [line.encode() for line in text.splitlines()]  # NATIVE_NOISE matches bytes
     assert not [line for line in lines if NATIVE_NOISE.match(line)]
-    text = (done.stdout + done.stderr).decode()
     for noise in (*PYTHON_NOISE, "Downloading and preparing", "INFO retrieval.train: epoch"):
         assert noise not in text, noise
     # Two retrieval fits (served, and the earlier window for the ranker's lists), 2 epochs each.

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import pathlib
-import subprocess
-import sys
 
 from pipelines import cli
 from serving import contract
-from tests.conftest import tiny_overrides
+from tests.conftest import run_recsys, tiny_set_args
 
 
 def test_train_all_exports_every_model_into_the_chosen_folder(tiny_movielens, tfds_cache, tmp_path):
-    sets = [
-        arg
-        for item in tiny_overrides(tiny_movielens, tfds_cache, tmp_path)
-        for arg in ("--set", item)
-    ]
+    sets = tiny_set_args(tiny_movielens, tfds_cache, tmp_path)
     target = tmp_path / "chosen"
     code = cli.main(["train", "all", *sets, "--split", "temporal", "--export-dir", str(target)])
     assert code == 0
@@ -47,22 +40,16 @@ def test_train_all_exports_every_model_into_the_chosen_folder(tiny_movielens, tf
 
     # Retraining retrieval to a stricter gate (it must beat version 1 by 50 %): refused, says
     # why in one line, keeps version 1 served, writes the decision to a second run folder.
-    done = subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("recsys")),
-            "train",
-            "retrieval",
-            *sets,
-            "--split",
-            "temporal",
-            "--export-dir",
-            str(target),
-            "--set",
-            "gate.margin=-0.5",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_recsys(
+        "train",
+        "retrieval",
+        *sets,
+        "--split",
+        "temporal",
+        "--export-dir",
+        str(target),
+        "--set",
+        "gate.margin=-0.5",
     )
     assert done.returncode == 2, done.stderr[-2000:]
     error = done.stderr.strip().splitlines()[-1]

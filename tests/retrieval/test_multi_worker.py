@@ -4,32 +4,15 @@
 from __future__ import annotations
 
 import json
-import pathlib
-import subprocess
-import sys
 
-from tests.conftest import tiny_overrides
+from tests.conftest import run_recsys, tiny_set_args
 
 
 def test_two_loopback_workers_train_one_model_and_the_chief_exports(
     tiny_movielens, tfds_cache, tmp_path
 ):
-    sets = [
-        a for item in tiny_overrides(tiny_movielens, tfds_cache, tmp_path) for a in ("--set", item)
-    ]
-    done = subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("recsys")),
-            "train",
-            "retrieval",
-            "--workers",
-            "2",
-            *sets,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    sets = tiny_set_args(tiny_movielens, tfds_cache, tmp_path)
+    done = run_recsys("train", "retrieval", "--workers", "2", *sets)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "multi-worker training: worker 0 of 2" in done.stderr
     assert "multi-worker training: worker 1 of 2" in done.stderr
