@@ -128,5 +128,8 @@ class TitleEncoder(tf.keras.layers.Layer):
         )
 
     def call(self, titles: tf.Tensor) -> tf.Tensor:
-        tokens = self.tokens(titles)
+        return self.embed_tokens(self.tokens(titles))
+
+    def embed_tokens(self, tokens: tf.Tensor) -> tf.Tensor:
+        """[batch, length] token ids (0 pads) -> [batch, dim]: for titles tokenised once."""
         return masked_mean(self.embedding(tokens), tf.not_equal(tokens, 0))

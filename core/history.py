@@ -17,6 +17,32 @@ from core.data import Columns
 PAD = F.PAD
 
 
+def positions(
+    ratings: Columns, visible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each rating's history lies among the visible ratings, without building it.
+
+    Returns:
+      (shown, first, end): `shown` the [v] row indices of the visible ratings (in the
+      ratings' order); per rating, its history is `shown[first:end]` read backwards: `first`
+      where its user's visible ratings begin, `end` one past the last one strictly earlier
+      than the rating. Vectorised: one sort key (user, time), two binary searches.
+    """
+    users, times = ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name]
+    if len(users) and np.any(
+        (users[1:] == users[:-1]) & (times[1:] < times[:-1])
+    ):
+        raise ValueError("ratings must be sorted by (user_id, timestamp): use data.load's order")
+    new_user = np.ones(len(users), dtype=bool)
+    new_user[1:] = users[1:] != users[:-1]
+    user_index = np.cumsum(new_user) - 1  # 0, 1, ... in the ratings' (sorted) order
+    keys = (user_index.astype(np.int64) << 34) + (times.astype(np.int64) - times.min(initial=0))
+    shown = np.flatnonzero(visible)
+    end = np.searchsorted(keys[shown], keys, side="left")
+    first = np.searchsorted(keys[shown], user_index.astype(np.int64) << 34, side="left")
+    return shown, first, end
+
+
 def recent_history(ratings: Columns, visible: np.ndarray, length: int) -> np.ndarray:
     """History of every rating.
 
@@ -28,26 +54,11 @@ def recent_history(ratings: Columns, visible: np.ndarray, length: int) -> np.nda
     Returns:
       [n, length] object array of movie ids, newest first, right-padded with PAD.
     """
-    users = ratings[F.USER_ID.name]
-    times = ratings[F.TIMESTAMP.name]
     movies = ratings[F.MOVIE_ID.name]
-    out = np.full((len(users), length), PAD, dtype=object)
-    if length == 0 or len(users) == 0:
-        return out
-    boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
-    for start, end in zip(
-        np.concatenate([[0], boundaries]), np.concatenate([boundaries, [len(users)]]), strict=False
-    ):
-        block_times = times[start:end]
-        if np.any(np.diff(block_times) < 0):
-            raise ValueError(
-                "ratings must be sorted by (user_id, timestamp): use data.load's order"
-            )
-        shown = np.flatnonzero(visible[start:end])
-        shown_times = block_times[shown]
-        # For each rating, how many visible ratings of the user are strictly earlier.
-        earlier = np.searchsorted(shown_times, block_times, side="left")
-        for offset, count in enumerate(earlier):
-            recent = movies[start + shown[max(0, count - length) : count]][::-1]
-            out[start + offset, : len(recent)] = recent
-    return out
+    if length == 0 or len(movies) == 0:
+        return np.full((len(movies), length), PAD, dtype=object)
+    shown, first, end = positions(ratings, visible)
+    take = end[:, None] - 1 - np.arange(length)[None, :]  # newest first
+    present = take >= first[:, None]
+    out = movies[shown[np.where(present, take, 0)]] if len(shown) else np.full(take.shape, PAD)
+    return np.where(present, out, PAD).astype(object)

@@ -30,7 +30,12 @@ class RecommenderModule(tf.Module):
         super().__init__()
         self.retrieval, self.ranking, self.k = retrieval, ranking, k
         retrieve = retrieval.signatures[contract.SERVING_DEFAULT]
-        rank = ranking.signatures[contract.SERVING_DEFAULT]
+        if contract.SCORE_LISTS_SIGNATURE not in ranking.signatures:
+            raise ValueError(
+                f"the ranking export has no {contract.SCORE_LISTS_SIGNATURE!r} signature "
+                "(exported by an older version): retrain it (`recsys train ranking`)"
+            )
+        rank = ranking.signatures[contract.SCORE_LISTS_SIGNATURE]
         self.retrieval_inputs = tuple(retrieve.structured_input_signature[1])
         self.ranking_inputs = tuple(rank.structured_input_signature[1])
         num_candidates = retrieve.structured_outputs[contract.MOVIE_IDS].shape[1]
@@ -51,21 +56,18 @@ class RecommenderModule(tf.Module):
         }
 
     def _serve(self, **inputs):
-        inputs = same_rows(inputs)
+        inputs = savedmodel.same_rows(inputs)
         retrieve = self.retrieval.signatures[contract.SERVING_DEFAULT]
         retrieved = retrieve(**{k: inputs[k] for k in self.retrieval_inputs})
         ids = retrieved[contract.MOVIE_IDS]  # [batch, N]
         batch, n = tf.shape(ids)[0], tf.shape(ids)[1]
-        rank_inputs = {
-            k: tf.repeat(inputs[k], n, axis=0) for k in self.ranking_inputs if k in inputs
-        }
-        rank_inputs[F.MOVIE_ID.name] = tf.reshape(ids, [-1])
-        rank_inputs[F.RETRIEVAL_SCORE.name] = tf.reshape(retrieved[contract.SCORES], [-1])
-        rank_inputs[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(n, dtype=tf.int64), [batch])
-        ranked = self.ranking.signatures[contract.SERVING_DEFAULT](**rank_inputs)
+        rank_inputs = {k: inputs[k] for k in self.ranking_inputs if k in inputs}
+        rank_inputs[F.MOVIE_ID.name] = ids
+        rank_inputs[F.RETRIEVAL_SCORE.name] = retrieved[contract.SCORES]
+        rank_inputs[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(n, dtype=tf.int64)[None], [batch, 1])
+        ranked = self.ranking.signatures[contract.SCORE_LISTS_SIGNATURE](**rank_inputs)
         score, rating, titles = (
-            tf.reshape(ranked[key], [batch, n])
-            for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
+            ranked[key] for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
         )
         is_seen = contains(inputs[F.SEEN_MOVIE_IDS.name], ids)
         scores, best = tf.math.top_k(
@@ -90,23 +92,6 @@ def contains(seen: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
     position = tf.searchsorted(seen_keys, keys)
     position = tf.minimum(position, tf.shape(seen_keys, out_type=position.dtype)[1] - 1)
     return tf.equal(tf.gather(seen_keys, position, batch_dims=1), keys)
-
-
-def same_rows(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """The inputs, once every one has the same number of rows (one row per user: nothing is
-    broadcast, so a one-row `seen_movie_ids` cannot silently apply to every user)."""
-    names = sorted(inputs)
-    rows = tf.shape(inputs[names[0]])[0]
-    checks = [
-        tf.debugging.assert_equal(
-            tf.shape(inputs[name])[0],
-            rows,
-            message=f"input {name} must have as many rows as {names[0]} (one row per user)",
-        )
-        for name in names[1:]
-    ]
-    with tf.control_dependencies(checks):
-        return {name: tf.identity(value) for name, value in inputs.items()}
 
 
 def latest_version(export_dir: str, model: str) -> str:

@@ -6,7 +6,8 @@ each [n] or [1]; a [1] input is broadcast over the n candidates, so one user wit
 of candidates is one request. It returns `score` [n] (how likely the user picks each
 candidate next: the order of recommendations), `predicted_rating` [n] and `movie_title`
 [n] (empty for an unknown id). Movie features come from tables inside the model;
-vocabularies are assets.
+vocabularies are assets. `score_lists` scores one list of candidates per query ([queries, N]
+in and out), the query's features given once per list: what the composite recommender calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 from core import features as F
 from core.dataset import Prepared
+from ranking.scorer import LIST_FEATURES, flatten_lists
 from serving import contract, savedmodel
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,15 @@ class RankingServingModule(tf.Module):
         self.network = network
         self.feature_names = network.feature_names
         specs = savedmodel.input_specs(self.feature_names)
+        list_specs = {
+            name: tf.TensorSpec([None, None], spec.dtype, name=name) if name in LIST_FEATURES else spec
+            for name, spec in specs.items()
+        }
         self.serve = tf.function(self._serve)
+        self.score_lists = tf.function(self._score_lists)
         self.serving_signatures = {
-            contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs)
+            contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs),
+            contract.SCORE_LISTS_SIGNATURE: self.score_lists.get_concrete_function(**list_specs),
         }
 
     def _serve(self, **inputs):
@@ -73,6 +81,29 @@ class RankingServingModule(tf.Module):
             contract.PREDICTED_RATING: heads[contract.PREDICTED_RATING],
             contract.SCORE: heads[contract.SCORE],
             contract.MOVIE_TITLE: titles,
+        }
+
+
+    def _score_lists(self, **inputs):
+        """Lists: the query features [queries] (`recent_movie_ids` [queries, H]) and the
+        candidates' LIST_FEATURES [queries, N] -> each output [queries, N]. The user's history
+        is looked up once per list, not once per candidate."""
+        queries = savedmodel.same_rows({k: v for k, v in inputs.items() if k not in LIST_FEATURES})
+        candidates = savedmodel.same_rows({k: inputs[k] for k in LIST_FEATURES})
+        shape = tf.shape(candidates[F.MOVIE_ID.name])
+        rows = tf.debugging.assert_equal(
+            shape[0],
+            tf.shape(queries[F.USER_ID.name])[0],
+            message="movie_id must have one row (list of candidates) per query",
+        )
+        with tf.control_dependencies([rows]):
+            flat = flatten_lists({**queries, **candidates}, self.feature_names)
+        titles = self.network.movies(flat[F.MOVIE_ID.name])[F.MOVIE_TITLE.name]
+        heads = self.network(flat, training=False)
+        return {
+            contract.PREDICTED_RATING: tf.reshape(heads[contract.PREDICTED_RATING], shape),
+            contract.SCORE: tf.reshape(heads[contract.SCORE], shape),
+            contract.MOVIE_TITLE: tf.reshape(titles, shape),
         }
 
 

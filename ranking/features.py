@@ -19,6 +19,17 @@ SECONDS_PER_DAY = 86_400
 DAYS_PER_YEAR = 365.2425
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
+# Optional input of the ranking models' flat rows: [n] int32, the row of each candidate's
+# query in `recent_movie_ids` ([queries, H]). With it, a list of N candidates of one user
+# looks up and encodes the user's history once instead of N times (training lists, the
+# `score_lists` signature); without it, `recent_movie_ids` has one row per candidate.
+QUERY_ROW = "query_row"
+
+
+def per_candidate(per_query: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+    """A tensor computed from `recent_movie_ids`, with one row per candidate."""
+    return tf.gather(per_query, inputs[QUERY_ROW]) if QUERY_ROW in inputs else per_query
+
 
 def release_years(titles: np.ndarray) -> np.ndarray:
     """[n] float64 release year parsed from "Title (1995)"; NaN when a title has none."""
@@ -61,7 +72,8 @@ def training_stats(train: Columns, catalogue: Columns) -> dict[str, tuple[float,
 
 
 class MovieTable(tf.keras.layers.Layer):
-    """movie_id [batch] string -> title [batch], genres [batch, G], release year [batch]."""
+    """movie_id [batch] string -> title [batch], genres [batch, G], release year [batch], and
+    the table row [batch] (the unknown movie's: `len(catalogue)`)."""
 
     def __init__(self, catalogue: Columns, mean_release_year: float, **kwargs):
         super().__init__(**kwargs)
@@ -83,6 +95,7 @@ class MovieTable(tf.keras.layers.Layer):
     def call(self, movie_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         rows = self.rows.lookup(movie_ids)
         return {
+            "row": rows,
             F.MOVIE_TITLE.name: tf.gather(self.titles, rows),
             F.MOVIE_GENRES.name: tf.gather(self.genres, rows),
             "release_year": tf.gather(self.years, rows),

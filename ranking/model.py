@@ -40,7 +40,8 @@ class RatingNetwork(tf.keras.Model):
     """Raw features -> [batch] predicted rating (clipped to F.RATING_RANGE when not training).
 
     Inputs: dict of [batch] tensors keyed by `input_feature_names` (`timestamp` is the
-    rating's or request's time, int64 seconds; `recent_movie_ids` is [batch, n], ""-padded).
+    rating's or request's time, int64 seconds; `recent_movie_ids` is [batch, n], ""-padded,
+    or [queries, n] with `ranking.features.QUERY_ROW`).
     """
 
     def __init__(
@@ -66,6 +67,8 @@ class RatingNetwork(tf.keras.Model):
         self.movies = RF.MovieTable(catalogue, mean_release_year=self.stats["release_year"][0])
         if cfg.use_movie_content:
             self.title = TitleEncoder(vocab_files["title_tokens"], dim, l2)
+            # every table row's title tokenised once, not once per scored candidate
+            self.title_tokens = self.title.tokens(self.movies.titles)
             self.genres = tf.keras.layers.Dense(
                 dim, use_bias=False, kernel_regularizer=regularizer(l2)
             )
@@ -97,7 +100,9 @@ class RatingNetwork(tf.keras.Model):
         parts = [user, movie]
         if self.cfg.use_history:
             history = inputs[F.RECENT_MOVIE_IDS.name]
-            implicit = masked_mean(self.history(history), tf.not_equal(history, F.PAD))
+            implicit = RF.per_candidate(
+                masked_mean(self.history(history), tf.not_equal(history, F.PAD)), inputs
+            )
             parts.append(implicit)
             user = user + implicit  # SVD++: p_u + mean of y_j over the rated movies
         if self.demographics is not None:
@@ -107,7 +112,7 @@ class RatingNetwork(tf.keras.Model):
         if self.cfg.use_movie_content:
             table = self.movies(inputs[F.MOVIE_ID.name])
             parts += [
-                self.title(table[F.MOVIE_TITLE.name]),
+                self.title.embed_tokens(tf.gather(self.title_tokens, table["row"])),
                 self.genres(normalized_multi_hot(table[F.MOVIE_GENRES.name])),
                 standardize(table["release_year"], self.stats["release_year"])[:, tf.newaxis],
             ]
@@ -150,7 +155,7 @@ class RatingBlend(tf.keras.Model):
         self.movies = networks.movies
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        rating = self.networks(inputs, training=False)
+        rating = self.networks(inputs, training=False)  # QUERY_ROW passes through
         other, known = self.autorec(inputs[F.USER_ID.name], inputs[F.MOVIE_ID.name])
         return tf.where(known, (1.0 - self.weight) * rating + self.weight * other, rating)
 

@@ -18,6 +18,7 @@ import tensorflow_recommenders as tfrs
 
 from core import features as F
 from core.encoders import embedding, regularizer
+from ranking import features as RF
 from ranking.config import ScorerConfig
 from ranking.signals import SecondStageSignals, SignalTables
 
@@ -27,7 +28,7 @@ SCORE = "score"
 
 class CandidateScorer(tf.keras.Model):
     """Flat rows -> [n] logits. Inputs: the ranker's registry features, each [n]
-    (`recent_movie_ids` [n, H])."""
+    (`recent_movie_ids` [n, H], or [queries, H] with `ranking.features.QUERY_ROW`)."""
 
     def __init__(self, tables: SignalTables, vocab_files: dict[str, str], cfg: ScorerConfig):
         super().__init__(name="candidate_scorer")
@@ -53,12 +54,12 @@ class CandidateScorer(tf.keras.Model):
         signals = self.normalize(self.signals(inputs), training=training)
         candidate = self.movie(inputs[F.MOVIE_ID.name])  # [n, d]
         history_ids = inputs[F.RECENT_MOVIE_IDS.name]
-        history = self.movie(history_ids)  # [n, H, d]
+        # [n, H, d] and [n, H]: looked up once per query, gathered per candidate
+        history = RF.per_candidate(self.movie(history_ids), inputs)
+        present = RF.per_candidate(tf.not_equal(history_ids, F.PAD), inputs)
         affinity = tf.reduce_sum(history * candidate[:, tf.newaxis, :], axis=2)
-        affinity = tf.where(tf.equal(history_ids, F.PAD), -1e9, affinity)
-        attention = tf.nn.softmax(affinity, axis=1) * tf.cast(
-            tf.not_equal(history_ids, F.PAD), tf.float32
-        )
+        affinity = tf.where(present, affinity, -1e9)
+        attention = tf.nn.softmax(affinity, axis=1) * tf.cast(present, tf.float32)
         attended = tf.reduce_sum(history * attention[..., tf.newaxis], axis=1)  # [n, d]
         user = self.user(inputs[F.USER_ID.name])
         x0 = tf.concat(
@@ -85,9 +86,8 @@ class TwoHeadRanker(tf.keras.Model):
         self.movies = rating_model.movies
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
-        rating = self.rating_model(
-            {k: inputs[k] for k in self.rating_model.feature_names}, training=False
-        )
+        names = (*self.rating_model.feature_names, RF.QUERY_ROW)
+        rating = self.rating_model({k: inputs[k] for k in names if k in inputs}, training=False)
         return {"predicted_rating": rating, SCORE: self.scorer(inputs, training=training)}
 
 
@@ -124,6 +124,24 @@ LOSSES = {
 }
 
 
+LIST_FEATURES = (F.MOVIE_ID.name, F.RETRIEVAL_SCORE.name, F.RETRIEVAL_RANK.name)  # [B, N]
+
+
+def flatten_lists(batch: dict[str, tf.Tensor], feature_names) -> dict[str, tf.Tensor]:
+    """Lists (query features [B], `recent_movie_ids` [B, H], LIST_FEATURES [B, N]) -> the
+    models' flat rows (B * N, list by list), the history kept per query with QUERY_ROW."""
+    size, length = tf.shape(batch[F.MOVIE_ID.name])[0], tf.shape(batch[F.MOVIE_ID.name])[1]
+    flat = {RF.QUERY_ROW: tf.repeat(tf.range(size), length)}
+    for name in feature_names:
+        if name in LIST_FEATURES:
+            flat[name] = tf.reshape(batch[name], [-1])
+        elif name == F.RECENT_MOVIE_IDS.name:
+            flat[name] = batch[name]
+        else:
+            flat[name] = tf.repeat(batch[name], length, axis=0)
+    return flat
+
+
 class ListwiseModel(tfrs.Model):
     """Trains the scorer on candidate lists.
 
@@ -144,14 +162,8 @@ class ListwiseModel(tfrs.Model):
         """[B, N] logits of the lists' candidates."""
         candidates = batch[F.MOVIE_ID.name]
         size, length = tf.shape(candidates)[0], tf.shape(candidates)[1]
-        flat = {
-            k: tf.repeat(batch[k], length, axis=0)
-            for k in self.feature_names
-            if k not in (F.MOVIE_ID.name, F.RETRIEVAL_SCORE.name, F.RETRIEVAL_RANK.name)
-        }
-        flat[F.MOVIE_ID.name] = tf.reshape(candidates, [-1])
-        flat[F.RETRIEVAL_SCORE.name] = tf.reshape(batch[F.RETRIEVAL_SCORE.name], [-1])
-        flat[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(length, dtype=tf.int64), [size])
+        ranks = tf.tile(tf.range(length, dtype=tf.int64)[tf.newaxis], [size, 1])
+        flat = flatten_lists({**batch, F.RETRIEVAL_RANK.name: ranks}, self.feature_names)
         return tf.reshape(self.scorer(flat, training=training), [size, length])
 
     def compute_loss(self, batch: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:

@@ -19,6 +19,7 @@ import tensorflow as tf
 from core import features as F
 from core.data import Columns
 from core.encoders import clip_time
+from ranking import features as RF
 
 BACKWARD_WEIGHT = 0.5  # a->b counts once for a then b, half for b then a
 NEIGHBOURS = 50  # nearest movies kept per movie (co-rating cosine)
@@ -157,9 +158,17 @@ class SecondStageSignals(tf.keras.layers.Layer):
 
     def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         candidate = self.rows.lookup(inputs[F.MOVIE_ID.name])  # [n]
-        history_ids = inputs[F.RECENT_MOVIE_IDS.name]
-        present = tf.cast(tf.not_equal(history_ids, F.PAD), tf.float32)  # [n, H]
-        history = self.rows.lookup(history_ids)
+        history_ids = inputs[F.RECENT_MOVIE_IDS.name]  # per candidate, or per query
+        query_present = tf.cast(tf.not_equal(history_ids, F.PAD), tf.float32)
+        query_history = self.rows.lookup(history_ids)
+        history_genres = RF.per_candidate(
+            tf.reduce_sum(
+                tf.gather(self.genres, query_history) * query_present[..., tf.newaxis], axis=1
+            ),
+            inputs,
+        )
+        present = RF.per_candidate(query_present, inputs)  # [n, H]
+        history = RF.per_candidate(query_history, inputs)
         adjacency = (
             self.pairs.lookup(history * self.size + candidate[:, tf.newaxis]) * present
         )  # [n, H]
@@ -172,9 +181,6 @@ class SecondStageSignals(tf.keras.layers.Layer):
         ) / 86_400.0
         since = tf.cast(tf.math.log1p(tf.clip_by_value(since, 0.0, 1e6)), tf.float32)
         candidate_genres = tf.math.l2_normalize(tf.gather(self.genres, candidate), axis=1)
-        history_genres = tf.reduce_sum(
-            tf.gather(self.genres, history) * present[..., tf.newaxis], axis=1
-        )
         overlap = tf.reduce_sum(
             candidate_genres * tf.math.l2_normalize(history_genres, axis=1), axis=1
         )

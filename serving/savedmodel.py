@@ -31,6 +31,23 @@ def input_specs(names) -> dict[str, tf.TensorSpec]:
     }
 
 
+def same_rows(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The inputs, once every one has the same number of rows (one row per user: nothing is
+    broadcast, so a one-row `seen_movie_ids` cannot silently apply to every user)."""
+    names = sorted(inputs)
+    rows = tf.shape(inputs[names[0]])[0]
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(inputs[name])[0],
+            rows,
+            message=f"input {name} must have as many rows as {names[0]} (one row per user)",
+        )
+        for name in names[1:]
+    ]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in inputs.items()}
+
+
 def export(
     base: str,
     module: tf.Module,

@@ -48,3 +48,22 @@ def test_unsorted_ratings_are_rejected():
     ratings = _ratings([("1", 20, "a"), ("1", 10, "b")])
     with pytest.raises(ValueError, match="sorted by"):
         recent_history(ratings, np.array([True, True]), length=2)
+
+
+def test_vectorised_history_equals_the_definition_on_random_data():
+    """Against the definition, row by row: the user's visible movies strictly earlier,
+    newest first (ties in time keep the ratings' order), at most `length`."""
+    rng = np.random.default_rng(0)
+    rows = sorted(
+        (str(u), int(t), str(m))
+        for u, t, m in zip(
+            rng.integers(0, 30, 600), rng.integers(0, 40, 600), rng.integers(0, 50, 600)
+        )
+    )
+    ratings = _ratings(rows)
+    visible = rng.random(len(rows)) < 0.8
+    got = recent_history(ratings, visible, length=5)
+    for i, (user, time, _) in enumerate(rows):
+        earlier = [m for j, (u, t, m) in enumerate(rows) if u == user and t < time and visible[j]]
+        expected = earlier[::-1][:5]
+        assert got[i].tolist() == expected + [PAD] * (5 - len(expected))
