@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from core import arrow_csv
 from core import features as F
 from core.config import ENV_MOVIELENS_DIR, DataConfig
 from core.tfds_local import (
@@ -69,17 +70,22 @@ class MovieLens:
 
 
 def load(cfg: DataConfig) -> MovieLens:
-    """Loads ratings and movies of `cfg.dataset` through TFDS (see module docstring).
+    """Loads ratings and movies of `cfg.dataset` through TFDS (see module docstring), or
+    with `cfg.reader == "arrow"` through `core.arrow_csv` (same columns).
 
     Raises:
       DataError: the configured folder or file is missing or malformed; the message
         names the path tried and how to provide data.
     """
-    prefix = TFDS_CONFIGS[cfg.dataset]
-    ratings_builder = _builder(cfg, f"{prefix}-ratings")
-    movies_builder = _builder(cfg, f"{prefix}-movies")
-    ratings = _sort_ratings(_read(ratings_builder))
-    movies = _read(movies_builder)
+    if cfg.reader == "arrow":
+        folder = cfg.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
+        validate_csv_folder(folder)
+        ratings, movies = arrow_csv.read_folder(folder)
+    else:
+        prefix = TFDS_CONFIGS[cfg.dataset]
+        ratings = _read(_builder(cfg, f"{prefix}-ratings"))
+        movies = _read(_builder(cfg, f"{prefix}-movies"))
+    ratings = _sort_ratings(ratings)
     order = np.argsort(id_sort_keys(movies[F.MOVIE_ID.name]), kind="stable")
     movies = {k: v[order] for k, v in movies.items()}
     has_demographics = F.USER_GENDER.name in ratings

@@ -84,14 +84,45 @@ def seen_movies(
 def to_tf_dataset(
     columns: Columns, names, batch_size: int, shuffle_seed: int | None = None
 ) -> tf.data.Dataset:
-    """Batches of the named columns; shuffled each epoch with a fixed seed when given."""
-    tensors = {n: _as_tensor(columns[n]) for n in names}
-    dataset = tf.data.Dataset.from_tensor_slices(tensors)
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(
-            len(columns[names[0]]), seed=shuffle_seed, reshuffle_each_iteration=True
+    """Batches of the named columns; in a new seeded order each epoch when a seed is given.
+
+    Rows are gathered batch by batch from tensors of whole columns (a `History` column is
+    built per batch from its positions), and the order is a stateless random permutation
+    of the row numbers (`index_shuffle`): no shuffle buffer holding copies of the rows, so
+    memory stays at the columns' own size for ML-20M-sized parts.
+    """
+    count = len(columns[names[0]])
+    tensors = {}
+    for name in names:
+        values = columns[name]
+        tensors[name] = (
+            values.tensors() if isinstance(values, history.History) else _as_tensor(values)
         )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    rows = tf.data.Dataset.range(count).batch(batch_size)
+    if shuffle_seed is not None and count > 1:
+        # A new random number each time Keras starts an epoch, so each epoch has its order.
+        epochs = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
+
+        def permuted(epoch_seed):
+            return rows.map(
+                lambda index: tf.random.experimental.index_shuffle(
+                    index,
+                    seed=tf.stack([tf.constant(shuffle_seed, tf.int64), epoch_seed]),
+                    max_index=count - 1,
+                )
+            )
+
+        rows = epochs.take(1).flat_map(permuted)
+
+    def gather(index):
+        return {
+            name: value.lookup(index)
+            if isinstance(value, history.History)
+            else tf.gather(value, index)
+            for name, value in tensors.items()
+        }
+
+    return rows.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _as_tensor(values: np.ndarray) -> tf.Tensor:

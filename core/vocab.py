@@ -101,7 +101,7 @@ def build(train: Columns) -> Vocabularies:
     """Vocabularies of the training ratings `train` (columns as in `data.MovieLens.ratings`)."""
 
     def ids(name: str) -> tuple[str, ...]:
-        values = np.unique(train[name])
+        values = np.array(list(set(train[name])), dtype=object)  # hashing: O(n), no sort of n
         return tuple(values[np.argsort(id_sort_keys(values), kind="stable")])
 
     has_demographics = F.USER_ZIP_CODE.name in train
@@ -126,7 +126,7 @@ def build(train: Columns) -> Vocabularies:
         movie_id=ids(F.MOVIE_ID.name),
         user_occupation_text=occupations,
         zip_prefix=zips,
-        title_tokens=title_tokens(np.unique(train[F.MOVIE_TITLE.name])),
+        title_tokens=title_tokens(np.array(sorted(set(train[F.MOVIE_TITLE.name])))),
         numeric_stats=stats,
         time_range=(int(times.min()), int(times.max())) if len(times) else (),
     )

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from core import features as F
 from core.config import save_config, to_dict
+from core.data import take
 from core.dataset import Prepared, prepare, seen_movies
 from core.reports import write_report
 from pipelines import composite, gate
@@ -264,12 +265,16 @@ def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
     ids = prepared.catalogue[F.MOVIE_ID.name]
     seen = candidates.rated_before(train, newest, prepared.movie_index)
     train_lists = candidates.candidate_lists(
-        window.scores(newest), ids, newest, seen, scorer_cfg.num_candidates
+        lambda rows: window.scores(take(newest, rows)), ids, newest, seen, scorer_cfg.num_candidates
     )
     validation = prepared.parts["validation"]
     seen = seen_movies(validation[F.USER_ID.name], train, movie_index=prepared.movie_index)
     validation_lists = candidates.candidate_lists(
-        served.scores(validation), ids, validation, seen, scorer_cfg.num_candidates
+        lambda rows: served.scores(take(validation, rows)),
+        ids,
+        validation,
+        seen,
+        scorer_cfg.num_candidates,
     )
     return train_lists, validation_lists, earlier
 

@@ -71,6 +71,25 @@ def matrix_positions(columns: Columns, vocab: Vocabularies) -> tuple[np.ndarray,
     return rows, np.array([user_index.get(u, 0) for u in columns[F.USER_ID.name]], dtype=np.int64)
 
 
+def matrix_megabytes(vocab: Vocabularies) -> float:
+    """Size of `rating_matrix` for these vocabularies, in MiB."""
+    return (len(vocab.movie_id) + 1) * (len(vocab.user_id) + 1) * 4 / 2**20
+
+
+def fits(cfg: AutoRecConfig, vocab: Vocabularies) -> bool:
+    """Whether the rating matrix fits in `cfg.max_matrix_mb`; says so in a warning if not."""
+    size = matrix_megabytes(vocab)
+    if size <= cfg.max_matrix_mb:
+        return True
+    log.warning(
+        "AutoRec skipped: its rating matrix would take %.0f MB (> autorec.max_matrix_mb=%d); "
+        "the network alone predicts the rating",
+        size,
+        cfg.max_matrix_mb,
+    )
+    return False
+
+
 def rating_matrix(train: Columns, vocab: Vocabularies) -> np.ndarray:
     """[movies + 1, users + 1] float32 training ratings; 0 means not rated, and row and
     column 0 (unknown ids) stay 0."""

@@ -20,6 +20,7 @@ did not train on either.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -90,32 +91,53 @@ def rated_before(
 
 
 def candidate_lists(
-    scores: np.ndarray,
+    score: Callable[[np.ndarray], np.ndarray],
     catalogue_ids: np.ndarray,
     queries: Columns,
     seen: list[np.ndarray],
     num_candidates: int,
+    chunk: int = 4096,
 ) -> CandidateLists:
     """The top `num_candidates` unseen movies of each query, keeping lists that hold the positive.
 
     Args:
-      scores: [n, num_movies] retrieval scores of each query against the catalogue.
+      score: Query rows [r] -> their [r, num_movies] retrieval scores against the catalogue;
+        called for `chunk` queries at a time, so memory does not grow with the queries.
       catalogue_ids: [num_movies] str.
       queries: [n] query columns with `movie_id` (the positive).
       seen: Per query, catalogue rows never to list (the user's earlier movies).
       num_candidates: N.
     """
-    scores = np.array(scores, dtype=np.float32)
-    for i, rows in enumerate(seen):
-        scores[i, rows] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :num_candidates]
+    count = len(queries[F.MOVIE_ID.name])
+    tops, top_scores = [], []
+    for start in range(0, count, chunk):
+        rows = np.arange(start, min(start + chunk, count))
+        scores = np.array(score(rows), dtype=np.float32)
+        for i, row in enumerate(rows):
+            scores[i, seen[row]] = -np.inf
+        top = top_columns(scores, num_candidates)
+        tops.append(top)
+        top_scores.append(np.take_along_axis(scores, top, axis=1))
+    top = np.concatenate(tops) if tops else np.zeros((0, num_candidates), np.int64)
     ids = catalogue_ids[top]
     hits = ids == queries[F.MOVIE_ID.name][:, None]
     keep = hits.any(axis=1)
     return CandidateLists(
         queries=take(queries, np.flatnonzero(keep)),
         movie_ids=ids[keep],
-        scores=np.take_along_axis(scores, top, axis=1)[keep],
+        scores=np.concatenate(top_scores)[keep] if top_scores else np.zeros(top.shape, np.float32),
         positive=hits[keep].argmax(axis=1),
-        num_queries=len(hits),
+        num_queries=count,
     )
+
+
+def top_columns(values: np.ndarray, k: int) -> np.ndarray:
+    """[rows, min(k, columns)] column indices of each row's k largest values, largest first;
+    among equal values the lower column first (at the cut, which of equal values stays is
+    argpartition's choice). O(columns) a row plus a sort of k, not a sort of the row."""
+    if values.shape[1] > k:
+        top = np.sort(np.argpartition(-values, k - 1, axis=1)[:, :k], axis=1)
+    else:
+        top = np.broadcast_to(np.arange(values.shape[1]), values.shape)
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)

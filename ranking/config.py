@@ -51,6 +51,9 @@ class AutoRecConfig:
       movies_per_batch: Movies (rating columns) per step.
       early_stopping_patience: Epochs without a better validation RMSE before stopping;
         the best epoch's weights are kept.
+      max_matrix_mb: Largest dense movies x users rating matrix (float32) AutoRec may build;
+        above it (ML-20M: 27k x 138k = 15 GB) AutoRec is skipped with a warning and the
+        network alone predicts the rating.
     """
 
     weight: float = 0.5
@@ -60,6 +63,7 @@ class AutoRecConfig:
     epochs: int = 200
     movies_per_batch: int = 256
     early_stopping_patience: int = 20
+    max_matrix_mb: int = 2048
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.weight <= 1.0:

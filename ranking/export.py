@@ -63,7 +63,9 @@ class RankingServingModule(tf.Module):
         self.feature_names = network.feature_names
         specs = savedmodel.input_specs(self.feature_names)
         list_specs = {
-            name: tf.TensorSpec([None, None], spec.dtype, name=name) if name in LIST_FEATURES else spec
+            name: tf.TensorSpec([None, None], spec.dtype, name=name)
+            if name in LIST_FEATURES
+            else spec
             for name, spec in specs.items()
         }
         self.serve = tf.function(self._serve)
@@ -82,7 +84,6 @@ class RankingServingModule(tf.Module):
             contract.SCORE: heads[contract.SCORE],
             contract.MOVIE_TITLE: titles,
         }
-
 
     def _score_lists(self, **inputs):
         """Lists: the query features [queries] (`recent_movie_ids` [queries, H]) and the

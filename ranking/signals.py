@@ -20,6 +20,7 @@ from core import features as F
 from core.data import Columns
 from core.encoders import clip_time
 from ranking import features as RF
+from ranking.candidates import top_columns
 
 BACKWARD_WEIGHT = 0.5  # a->b counts once for a then b, half for b then a
 NEIGHBOURS = 50  # nearest movies kept per movie (co-rating cosine)
@@ -92,19 +93,25 @@ def build_tables(train: Columns, catalogue: Columns) -> SignalTables:
 
 def nearest_movies(users: np.ndarray, rows: np.ndarray, size: int, chunk: int = 512):
     """(keys, cosines) of each movie's NEIGHBOURS nearest movies by the cosine of their binary
-    rating columns. Dense over users x movies, in chunks of movies: fine for MovieLens 100K
-    and 1M; larger catalogues need a sparse co-occurrence count."""
+    rating columns. The users x movies matrix is sparse (scipy); co-rating counts are made
+    for `chunk` movies at a time, so memory is O(ratings + chunk x movies) at any size."""
+    from scipy import sparse
+
     _, user_rows = np.unique(users, return_inverse=True)
-    rated = np.zeros((user_rows.max() + 1 if len(user_rows) else 0, size), np.float32)
-    rated[user_rows, rows] = 1.0
-    norms = np.sqrt(rated.sum(axis=0))
+    rated = sparse.csr_matrix(
+        (np.ones(len(rows), np.float32), (user_rows, rows)),
+        shape=(user_rows.max() + 1 if len(user_rows) else 0, size),
+    )
+    rated.data[:] = 1.0  # a (user, movie) pair rated twice counts once
+    by_movie = rated.T.tocsr()
+    norms = np.sqrt(np.asarray(by_movie.sum(axis=1)).ravel())
     keys, weights = [], []
     for start in range(0, size, chunk):
-        block = rated[:, start : start + chunk].T @ rated  # [chunk, size] co-ratings
+        block = (by_movie[start : start + chunk] @ rated).toarray()  # [chunk, size] co-ratings
         cosine = block / np.maximum(norms[start : start + chunk, None] * norms[None, :], 1e-9)
         own = np.arange(start, min(start + chunk, size))
         cosine[own - start, own] = 0.0
-        best = np.argsort(-cosine, axis=1, kind="stable")[:, :NEIGHBOURS]
+        best = top_columns(cosine, NEIGHBOURS)
         values = np.take_along_axis(cosine, best, axis=1)
         keep = values > 0
         keys.append((own[:, None] * size + best)[keep])

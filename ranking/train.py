@@ -74,7 +74,7 @@ def train(
         callbacks=[validation, stopping, *callbacks],
         verbose=training.fit_verbosity(),
     )
-    if cfg.autorec.weight == 0:
+    if cfg.autorec.weight == 0 or not autorec.fits(cfg.autorec, prepared.vocab):
         return model.network
     scorer = autorec.train(
         cfg.autorec,

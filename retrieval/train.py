@@ -54,11 +54,15 @@ class ValidationRecall(tf.keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        movies = catalogue_embeddings(self.model, self.prepared.catalogue)
-        scores = scorer(self.model, movies)(self.prepared.parts["validation"])
-        recall = metrics.hit_rate(
-            metrics.full_catalogue_ranks(scores, self.targets, self.exclude), self.k
-        )
+        score = scorer(self.model, catalogue_embeddings(self.model, self.prepared.catalogue))
+        validation, ranks = self.prepared.parts["validation"], []
+        for start in range(0, len(self.targets), PREDICT_BATCH):  # [chunk, movies] at a time
+            rows = slice(start, start + PREDICT_BATCH)
+            scores = score({name: values[rows] for name, values in validation.items()})
+            ranks.append(
+                metrics.full_catalogue_ranks(scores, self.targets[rows], self.exclude[rows])
+            )
+        recall = metrics.hit_rate(np.concatenate(ranks), self.k)
         if logs is not None:
             logs[self.key] = recall
         log.debug("epoch %d: %s=%.4f", epoch + 1, self.key, recall)  # Keras prints it

@@ -67,3 +67,41 @@ def test_vectorised_history_equals_the_definition_on_random_data():
         earlier = [m for j, (u, t, m) in enumerate(rows) if u == user and t < time and visible[j]]
         expected = earlier[::-1][:5]
         assert got[i].tolist() == expected + [PAD] * (5 - len(expected))
+
+
+def test_tf_dataset_builds_histories_per_batch_and_reshuffles_each_epoch():
+    """`to_tf_dataset` over a History column: every row once per epoch, each with the
+    history numpy gives it, in a new order each epoch (the same orders for the same seed)."""
+    from core.dataset import to_tf_dataset
+
+    rng = np.random.default_rng(1)
+    rows = sorted(
+        (str(u), int(t), str(m))
+        for u, t, m in zip(
+            rng.integers(0, 20, 300), rng.integers(0, 50, 300), rng.integers(0, 40, 300)
+        )
+    )
+    ratings = _ratings(rows)
+    history = recent_history(ratings, rng.random(len(rows)) < 0.9, length=4)
+    columns = {
+        "row": np.arange(len(rows)),
+        "recent_movie_ids": history[np.arange(len(rows))],  # a History of the rows
+    }
+    expected = np.asarray(history)
+
+    def epochs(seed, count=2):
+        dataset = to_tf_dataset(columns, ("row", "recent_movie_ids"), 32, shuffle_seed=seed)
+        for _ in range(count):
+            batches = list(dataset.as_numpy_iterator())
+            order = np.concatenate([b["row"] for b in batches])
+            ids = np.concatenate([b["recent_movie_ids"] for b in batches]).astype(str)
+            yield order, ids
+
+    first, second = epochs(7)
+    for order, ids in (first, second):
+        assert sorted(order) == list(range(len(rows)))
+        np.testing.assert_array_equal(ids, expected[order].astype(str))
+    assert first[0].tolist() != second[0].tolist()
+    assert [o.tolist() for o, _ in epochs(7)] == [first[0].tolist(), second[0].tolist()]
+    in_order = next(epochs(None, count=1))[0]
+    assert in_order.tolist() == list(range(len(rows)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from core import data, synthetic
@@ -44,6 +46,14 @@ def test_read_back_through_tfds_as_movielens_csv(tmp_path):
     assert len(loaded.movies["movie_id"]) == 120
     assert loaded.ratings["movie_genres"].sum(axis=1).min() >= 1  # every movie has a genre
     assert np.isclose(loaded.ratings["user_rating"].mean(), raw[:, 2].mean())
+    # The Arrow reader (for ML-20M-sized folders) gives TFDS's columns exactly.
+    fast = data.load(dataclasses.replace(cfg, reader="arrow"))
+    for table in ("ratings", "movies"):
+        tfds_columns, arrow_columns = getattr(loaded, table), getattr(fast, table)
+        assert sorted(tfds_columns) == sorted(arrow_columns)
+        for name, values in tfds_columns.items():
+            assert values.dtype == arrow_columns[name].dtype, name
+            np.testing.assert_array_equal(values, arrow_columns[name], err_msg=name)
 
 
 def test_a_csv_folder_without_its_files_is_named(tmp_path):
@@ -54,3 +64,5 @@ def test_a_csv_folder_without_its_files_is_named(tmp_path):
     cfg = DataConfig(dataset="movielens-csv", movielens_dir=str(tmp_path))
     with pytest.raises(DataError, match="ratings.csv does not exist"):
         data.load(cfg)
+    with pytest.raises(DataError, match="ratings.csv does not exist"):
+        data.load(dataclasses.replace(cfg, reader="arrow"))

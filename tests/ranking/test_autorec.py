@@ -93,3 +93,12 @@ def test_training_needs_a_validation_rating_it_can_score(tmp_path):
         autorec.train(
             AutoRecConfig(hidden=2), train, _columns(["new"], ["m1"], [3]), vocab, files, seed=0
         )
+
+
+def test_autorec_is_skipped_when_its_matrix_would_not_fit(tmp_path, caplog):
+    columns = _columns(["1", "2", "3"], ["a", "b", "a"], [4, 3, 5])
+    vocab, _ = _vocab(columns, tmp_path)
+    assert autorec.matrix_megabytes(vocab) == 3 * 4 * 4 / 2**20  # (movies + 1) x (users + 1)
+    assert autorec.fits(AutoRecConfig(), vocab)
+    assert not autorec.fits(AutoRecConfig(max_matrix_mb=0), vocab)
+    assert "AutoRec skipped" in caplog.text and "max_matrix_mb=0" in caplog.text

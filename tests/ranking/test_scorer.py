@@ -54,7 +54,9 @@ def test_candidate_lists_leave_out_seen_and_drop_lists_without_the_positive():
         F.USER_ID.name: np.array(["a", "b", "c"], dtype=object),
     }
     seen = [np.array([0]), np.array([], dtype=np.int64), np.array([4])]
-    lists = candidates.candidate_lists(scores, catalogue, queries, seen, num_candidates=3)
+    lists = candidates.candidate_lists(
+        lambda rows: scores[rows], catalogue, queries, seen, num_candidates=3, chunk=2
+    )
     assert lists.num_queries == 3 and len(lists) == 2
     assert lists.movie_ids.tolist() == [["m1", "m2", "m3"], ["m3", "m2", "m1"]]
     assert lists.positive.tolist() == [0, 0]
@@ -133,3 +135,25 @@ def test_adjacency_and_popularity_tables_by_hand():
     # co-rating cosine: a rated 1, 2, 3 and b rated 2, 3: cos(2, 3) = 2 / 2, cos(1, 3) = 1 / sqrt(2)
     assert np.isclose(out[0, 11], 1.0 + 1 / math.sqrt(2)) and np.isclose(out[0, 12], 1.0)
     assert out[1, 11] == 0.0  # nobody rated movie 4
+
+
+def test_nearest_movies_is_the_cosine_of_rating_columns():
+    """Sparse, chunked co-rating cosines equal the dense definition; each movie keeps its
+    NEIGHBOURS best, itself never, largest first."""
+    rng = np.random.default_rng(3)
+    users = rng.integers(0, 40, 900).astype(str).astype(object)
+    rows = rng.integers(0, 70, 900)
+    size = 71  # 70 movies and the unknown row
+    keys, cosines = signals.nearest_movies(users, rows, size, chunk=16)
+    rated = np.zeros((40, size))
+    rated[users.astype(int), rows] = 1.0
+    norms = np.linalg.norm(rated, axis=0)
+    dense = rated.T @ rated / np.maximum(np.outer(norms, norms), 1e-9)
+    np.fill_diagonal(dense, 0.0)
+    a, b = keys // size, keys % size
+    np.testing.assert_allclose(cosines, dense[a, b], rtol=1e-5)
+    assert (a != b).all() and (cosines > 0).all()
+    for movie in range(size):
+        kept = cosines[a == movie]
+        expected = np.sort(dense[movie][dense[movie] > 0])[::-1][: signals.NEIGHBOURS]
+        np.testing.assert_allclose(kept, expected, rtol=1e-5)
