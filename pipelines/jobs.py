@@ -255,7 +255,7 @@ def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
     """
     prepared, scorer_cfg = run.prepared, cfg.ranking.scorer
     train = prepared.parts["train"]
-    earlier, newest = candidates.hold_out_newest(train, scorer_cfg.queries_per_user)
+    earlier, newest, newest_rows = candidates.hold_out_newest(train, scorer_cfg.queries_per_user)
     log.info(
         "ranker lists: retrieval on %d earlier ratings, %d newest as queries",
         len(earlier[F.USER_ID.name]),
@@ -263,7 +263,7 @@ def ranking_lists(cfg: PipelineConfig, run: Run, served: TrainedRetrieval):
     )
     window = fit_retrieval(cfg, run, train_part=earlier)
     ids = prepared.catalogue[F.MOVIE_ID.name]
-    seen = candidates.rated_before(train, newest, prepared.movie_index)
+    seen = candidates.rated_before(train, newest_rows, prepared.movie_index)
     train_lists = candidates.candidate_lists(
         lambda rows: window.scores(take(newest, rows)), ids, newest, seen, scorer_cfg.num_candidates
     )

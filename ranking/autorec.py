@@ -187,10 +187,12 @@ def train(
     model.compile(
         optimizer=tf.keras.optimizers.Adam(cfg.learning_rate), loss=ObservedSquaredError()
     )
+    by_movie = tf.constant(movies)  # the one copy: batches are gathered from it by row
     data = (
-        tf.data.Dataset.from_tensor_slices((movies, movies))
+        tf.data.Dataset.range(len(movies))
         .shuffle(len(movies), seed=seed, reshuffle_each_iteration=True)
         .batch(cfg.movies_per_batch)
+        .map(lambda rows: (tf.gather(by_movie, rows), tf.gather(by_movie, rows)))
     )
     validation_rmse = ValidationRMSE(
         matrix, rows[known], columns[known], validation[F.USER_RATING.name][known]

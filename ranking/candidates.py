@@ -50,9 +50,10 @@ class CandidateLists:
         return len(self.positive)
 
 
-def hold_out_newest(train: Columns, per_user: int) -> tuple[Columns, Columns]:
-    """(earlier, newest): the rest, and each user's newest `per_user` ratings (the rows are
-    sorted by user then time). Users keep at least 2 earlier ratings.
+def hold_out_newest(train: Columns, per_user: int) -> tuple[Columns, Columns, np.ndarray]:
+    """(earlier, newest, rows of newest in `train`): each user's newest `per_user` ratings
+    and the rest (the rows are sorted by user then time). Users keep at least 2 earlier
+    ratings.
 
     Raises:
       ValueError: if `per_user` < 1.
@@ -64,30 +65,22 @@ def hold_out_newest(train: Columns, per_user: int) -> tuple[Columns, Columns]:
     counts = np.diff(np.r_[starts, len(users)])
     from_end = np.repeat(starts + counts, counts) - np.arange(len(users))  # 1 = the user's newest
     held = (from_end <= per_user) & (np.repeat(counts, counts) - from_end >= 2)
-    return take(train, np.flatnonzero(~held)), take(train, np.flatnonzero(held))
+    rows = np.flatnonzero(held)
+    return take(train, np.flatnonzero(~held)), take(train, rows), rows
 
 
 def rated_before(
-    ratings: Columns, queries: Columns, movie_index: dict[str, int]
+    ratings: Columns, rows: np.ndarray, movie_index: dict[str, int]
 ) -> list[np.ndarray]:
-    """Per query, the catalogue rows its user rated in `ratings` strictly before it: earlier
-    in (timestamp, then the sorted row order), as the temporal split orders ratings.
-
-    Both are sorted by (user, time); every query must be a row of `ratings`.
-    """
-    users, times = ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name]
+    """Per query row of `ratings` (sorted by user, then time), the catalogue rows its user
+    rated in the rows before it: earlier in (timestamp, then the sorted row order), as the
+    temporal split orders ratings."""
+    users = ratings[F.USER_ID.name]
     movies = np.array([movie_index[m] for m in ratings[F.MOVIE_ID.name]], dtype=np.int64)
-    position = {
-        (u, t, m): i for i, (u, t, m) in enumerate(zip(users, times, ratings[F.MOVIE_ID.name]))
-    }
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    start_of = dict(zip(users[starts], starts))
-    out = []
-    for u, t, m in zip(
-        queries[F.USER_ID.name], queries[F.TIMESTAMP.name], queries[F.MOVIE_ID.name], strict=False
-    ):
-        out.append(movies[start_of[u] : position[(u, t, m)]])
-    return out
+    first = np.maximum.accumulate(
+        np.where(np.r_[True, users[1:] != users[:-1]], np.arange(len(users)), 0)
+    )  # the row where each row's user begins
+    return [movies[start:row] for start, row in zip(first[rows].tolist(), rows.tolist())]
 
 
 def candidate_lists(

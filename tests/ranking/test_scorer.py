@@ -24,12 +24,17 @@ def test_hold_out_newest_takes_each_users_newest_and_keeps_two_earlier():
     train = _ratings(
         ["a"] * 5 + ["b"] * 3, ["1", "2", "3", "4", "5", "1", "2", "3"], [1, 2, 3, 4, 5, 1, 2, 3]
     )
-    earlier, newest = candidates.hold_out_newest(train, per_user=2)
+    earlier, newest, rows = candidates.hold_out_newest(train, per_user=2)
     assert list(zip(newest[F.USER_ID.name], newest[F.MOVIE_ID.name])) == [
         ("a", "4"),
         ("a", "5"),
         ("b", "3"),
     ]
+    assert rows.tolist() == [3, 4, 7]
+    # what each query's user rated before it, as catalogue rows
+    index = {m: int(m) for m in "12345"}
+    seen = candidates.rated_before(train, rows, index)
+    assert [s.tolist() for s in seen] == [[1, 2, 3], [1, 2, 3, 4], [1, 2]]
     # b has 3 ratings: only 1 can be held out so that 2 earlier ones stay
     assert list(earlier[F.MOVIE_ID.name]) == ["1", "2", "3", "1", "2"]
     # every held-out rating is later than each earlier rating of its user
