@@ -17,6 +17,14 @@ def _ratings(rows):
     }
 
 
+def _random_rows(rng, count: int, users: int, times: int, movies: int) -> list[tuple]:
+    """`count` (user, time, movie) rows drawn by `rng`, sorted as data.load sorts ratings."""
+    drawn = zip(
+        rng.integers(0, users, count), rng.integers(0, times, count), rng.integers(0, movies, count)
+    )
+    return sorted((str(u), int(t), str(m)) for u, t, m in drawn)
+
+
 def test_history_hand_made():
     ratings = _ratings(
         [
@@ -54,12 +62,7 @@ def test_vectorised_history_equals_the_definition_on_random_data():
     """Against the definition, row by row: the user's visible movies strictly earlier,
     newest first (ties in time keep the ratings' order), at most `length`."""
     rng = np.random.default_rng(0)
-    rows = sorted(
-        (str(u), int(t), str(m))
-        for u, t, m in zip(
-            rng.integers(0, 30, 600), rng.integers(0, 40, 600), rng.integers(0, 50, 600)
-        )
-    )
+    rows = _random_rows(rng, 600, users=30, times=40, movies=50)
     ratings = _ratings(rows)
     visible = rng.random(len(rows)) < 0.8
     got = recent_history(ratings, visible, length=5)
@@ -75,12 +78,7 @@ def test_tf_dataset_builds_histories_per_batch_and_reshuffles_each_epoch():
     from core.dataset import to_tf_dataset
 
     rng = np.random.default_rng(1)
-    rows = sorted(
-        (str(u), int(t), str(m))
-        for u, t, m in zip(
-            rng.integers(0, 20, 300), rng.integers(0, 50, 300), rng.integers(0, 40, 300)
-        )
-    )
+    rows = _random_rows(rng, 300, users=20, times=50, movies=40)
     ratings = _ratings(rows)
     history = recent_history(ratings, rng.random(len(rows)) < 0.9, length=4)
     columns = {
