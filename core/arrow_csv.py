@@ -21,7 +21,8 @@ Columns = dict[str, np.ndarray]
 
 
 def read_folder(folder: str) -> tuple[Columns, Columns]:
-    """(ratings, movies) columns of a folder in the current layout, in file order."""
+    """(ratings, movies) columns of a folder in the current layout, in file order; the
+    ratings without the movie columns that `core.data.load` reads through the catalogue."""
     from pyarrow import csv
 
     def read(name: str, types: dict) -> dict:
@@ -55,9 +56,9 @@ def read_folder(folder: str) -> tuple[Columns, Columns]:
     rated = {
         F.USER_ID.name: _as_strings(users)[user_rows],
         F.USER_RATING.name: ratings["rating"],
+        F.MOVIE_ID.name: catalogue[F.MOVIE_ID.name][rows],
         F.TIMESTAMP.name: ratings["timestamp"],
-        **{name: values[rows] for name, values in catalogue.items()},
-    }
+    }  # the movie columns are added by `core.data.load`, through each rating's movie
     return rated, catalogue
 
 

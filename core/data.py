@@ -22,6 +22,7 @@ import tensorflow_datasets as tfds
 
 from core import arrow_csv
 from core import features as F
+from core.columns import Gathered
 from core.config import ENV_MOVIELENS_DIR, DataConfig
 from core.tfds_local import (
     CSV_FILES,
@@ -88,6 +89,7 @@ def load(cfg: DataConfig) -> MovieLens:
     ratings = _sort_ratings(ratings)
     order = np.argsort(id_sort_keys(movies[F.MOVIE_ID.name]), kind="stable")
     movies = {k: v[order] for k, v in movies.items()}
+    ratings = _through_catalogue(ratings, movies)
     has_demographics = F.USER_GENDER.name in ratings
     log.info("%s: %d ratings, %d movies", cfg.dataset, len(ratings[F.USER_ID.name]), len(order))
     return MovieLens(cfg.dataset, ratings, movies, has_demographics)
@@ -209,6 +211,20 @@ def _sort_ratings(ratings: Columns) -> Columns:
         ]
     )
     return take(ratings, order)
+
+
+def _through_catalogue(ratings: Columns, movies: Columns) -> Columns:
+    """The ratings with every movie column (title, genres) read through each rating's row
+    of the catalogue (`core.columns.Gathered`) instead of copied per rating."""
+    ids, rated = movies[F.MOVIE_ID.name], ratings[F.MOVIE_ID.name]
+    keys = id_sort_keys(np.concatenate([ids, rated]))
+    order = np.argsort(keys[: len(ids)], kind="stable")
+    at = np.searchsorted(keys[: len(ids)][order], keys[len(ids) :])
+    rows = order[np.minimum(at, max(len(ids) - 1, 0))] if len(ids) else at
+    if len(rated) and (not len(ids) or np.any(ids[rows] != rated)):
+        raise DataError("a rated movie is missing from the movie table")
+    by_row = {n: Gathered(rows, v) for n, v in movies.items() if n != F.MOVIE_ID.name}
+    return {**ratings, **by_row}
 
 
 def id_sort_keys(ids: np.ndarray) -> np.ndarray:

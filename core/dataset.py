@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from core import data, history, splits, vocab
 from core import features as F
+from core.columns import Gathered
 from core.config import DataConfig
 from core.data import Columns
 
@@ -51,7 +52,7 @@ class Prepared:
     def with_movie_features(self, columns: Columns) -> Columns:
         """`columns` plus every catalogue column (title, genres) of each row's movie."""
         rows = self.catalogue_rows(columns[F.MOVIE_ID.name])
-        return {**columns, **{name: values[rows] for name, values in self.catalogue.items()}}
+        return {**columns, **{name: Gathered(rows, v) for name, v in self.catalogue.items()}}
 
 
 def prepare(cfg: DataConfig) -> Prepared:
@@ -86,16 +87,16 @@ def to_tf_dataset(
 ) -> tf.data.Dataset:
     """Batches of the named columns; in a new seeded order each epoch when a seed is given.
 
-    Rows are gathered batch by batch from tensors of whole columns (a `History` column is
-    built per batch from its positions), and the order is a stateless random permutation
-    of the row numbers (`index_shuffle`): no shuffle buffer holding copies of the rows, so
-    memory stays at the columns' own size for ML-20M-sized parts.
+    Rows are gathered batch by batch from tensors of whole columns (a `History` or
+    `Gathered` column is built per batch from its positions or rows), and the order is a
+    stateless random permutation of the row numbers (`index_shuffle`): no shuffle buffer
+    holding copies of the rows, so memory stays at the columns' own size for ML-20M.
     """
     count = len(columns[names[0]])
     tensors = {}
     for name in names:
         values = columns[name]
-        if isinstance(values, history.History):
+        if hasattr(values, "lookup"):  # a History or Gathered column: gathered per batch
             tensors[name] = values.tensors()
         elif values.dtype == object:  # strings: int codes per row, each distinct string once
             tensors[name] = _Strings(values)

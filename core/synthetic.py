@@ -14,8 +14,9 @@ Shaped like MovieLens where the models can tell:
 * time: each user is active over a stretch of the years 1996-2018, ratings spread over it;
   titles carry a release year (the ranking model reads it), before the movie's first rating.
 
-Sampling is vectorised (no per-user loop); writing the CSV lines dominates: about half a
-minute per million ratings here (`benchmarks/results/scale.md`).
+Sampling is vectorised (no per-user loop, no re-sort of every pair when the users whose
+draws repeated a movie draw again): a few seconds per million ratings here
+(`benchmarks/results/scale.md`).
 """
 
 from __future__ import annotations
@@ -61,13 +62,17 @@ def synthesize(
     sampler = _Sampler(group, popularity, taste, rng)
     user = np.repeat(np.arange(users), counts)
     keys = np.unique(user.astype(np.int64) * movies + sampler.draw(user))
+    have = np.bincount(keys // movies, minlength=users)
     for round_ in range(30):  # after 10 rounds, users who exhausted their tastes explore
-        have = np.bincount(keys // movies, minlength=users)
         missing = np.repeat(np.arange(users), np.maximum(counts - have, 0))
         if not len(missing):
             break
         drawn = sampler.draw(missing, EXPLORE if round_ < 10 else 1.0)
-        keys = np.union1d(keys, missing.astype(np.int64) * movies + drawn)
+        new = np.unique(missing.astype(np.int64) * movies + drawn)
+        at = np.searchsorted(keys, new)
+        new, at = _absent(keys, new, at)
+        keys = np.insert(keys, at, new)  # stays sorted: one copy, not a sort of every key
+        have += np.bincount(new // movies, minlength=users)
     pairs = keys
     user, movie = (keys // movies).astype(np.int64), (keys % movies).astype(np.int64)
     # Rating: 2.9 + biases + taste for the movie's group + noise, rounded to half stars.
@@ -140,6 +145,13 @@ class _Sampler:
         point = self.below[chosen] + self.rng.random(len(user)) * self.span[chosen]
         at = np.searchsorted(self.cumulative, point)
         return self.order[np.clip(at, self.starts[chosen], self.ends[chosen] - 1)]
+
+
+def _absent(keys: np.ndarray, new: np.ndarray, at: np.ndarray):
+    """The values of sorted `new` not in sorted `keys`, and where each goes in `keys`."""
+    inside = at < len(keys)
+    inside[inside] = keys[at[inside]] == new[inside]
+    return new[~inside], at[~inside]
 
 
 def _write(path: str, header: str, lines, chunk: int = 200_000) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core import features as F
+from core.columns import Gathered
 from core.data import Columns, take
 
 
@@ -34,14 +35,14 @@ class CandidateLists:
 
     Attributes:
       queries: The query columns [n] (user features, `timestamp`, `recent_movie_ids`).
-      movie_ids: [n, N] str candidates in retrieval order.
+      movie_ids: [n, N] str candidates in retrieval order (read through catalogue rows).
       scores: [n, N] float32 retrieval scores.
       positive: [n] int, the position of the query's own movie among the candidates.
       num_queries: How many queries were asked (dropped lists included).
     """
 
     queries: Columns
-    movie_ids: np.ndarray
+    movie_ids: Gathered
     scores: np.ndarray
     positive: np.ndarray
     num_queries: int
@@ -109,15 +110,16 @@ def candidate_lists(
         for i, row in enumerate(rows):
             scores[i, seen[row]] = -np.inf
         top = top_columns(scores, num_candidates)
-        tops.append(top)
+        tops.append(top.astype(np.int32))
         top_scores.append(np.take_along_axis(scores, top, axis=1))
-    top = np.concatenate(tops) if tops else np.zeros((0, num_candidates), np.int64)
-    ids = catalogue_ids[top]
-    hits = ids == queries[F.MOVIE_ID.name][:, None]
+    top = np.concatenate(tops) if tops else np.zeros((0, num_candidates), np.int32)
+    row_of = {m: i for i, m in enumerate(catalogue_ids.tolist())}
+    positive = np.array([row_of.get(m, -1) for m in queries[F.MOVIE_ID.name].tolist()])
+    hits = top == positive[:, None]
     keep = hits.any(axis=1)
     return CandidateLists(
         queries=take(queries, np.flatnonzero(keep)),
-        movie_ids=ids[keep],
+        movie_ids=Gathered(top[keep], catalogue_ids),
         scores=np.concatenate(top_scores)[keep] if top_scores else np.zeros(top.shape, np.float32),
         positive=hits[keep].argmax(axis=1),
         num_queries=count,

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from core import features as F
 from core import training
+from core.columns import Gathered
 from core.data import Columns
 from core.dataset import Prepared, to_tf_dataset
 from ranking import autorec, metrics, signals
@@ -117,7 +118,7 @@ def list_dataset(lists: CandidateLists, feature_names, batch_size: int, seed: in
     columns = {n: lists.queries[n] for n in feature_names if n not in per_candidate}
     columns[F.MOVIE_ID.name] = lists.movie_ids
     columns[F.RETRIEVAL_SCORE.name] = lists.scores
-    columns[POSITIVE] = np.eye(lists.movie_ids.shape[1], dtype=np.float32)[lists.positive]
+    columns[POSITIVE] = Gathered(lists.positive, np.eye(lists.movie_ids.shape[1], dtype=np.float32))
     return to_tf_dataset(columns, tuple(columns), batch_size, seed)
 
 
