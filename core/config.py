@@ -108,7 +108,9 @@ class TrainerConfig:
     Attributes:
       epochs: Upper bound on epochs; early stopping usually ends sooner.
       batch_size: Examples per step.
-      optimizer: "adam" or "adagrad".
+      optimizer: "adam", "lazy_adam" (Adam that updates only the embedding rows a batch
+        touches: the step cost of plain Adam grows with the vocabularies, see BUILD.md,
+        Scale) or "adagrad".
       learning_rate: Optimizer learning rate.
       early_stopping_patience: Epochs without a better validation score before
         stopping; the best epoch's weights are kept.
@@ -123,8 +125,10 @@ class TrainerConfig:
     tensorboard: bool = True
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("adam", "adagrad"):
-            raise ConfigError(f"trainer.optimizer={self.optimizer!r}: expected 'adam' or 'adagrad'")
+        if self.optimizer not in ("adam", "lazy_adam", "adagrad"):
+            raise ConfigError(
+                f"trainer.optimizer={self.optimizer!r}: expected 'adam', 'lazy_adam' or 'adagrad'"
+            )
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("trainer.epochs and trainer.batch_size must be >= 1")
 

@@ -54,7 +54,8 @@ class MovieLens:
     Attributes:
       name: Dataset name, e.g. "movielens-100k".
       ratings: One row per rating, columns named by `features` (strings as `str`,
-        `movie_genres` as a [n, len(GENRES)] float32 multi-hot), sorted by
+        `movie_genres` as a [n, len(GENRES)] float32 multi-hot; the movie columns read
+        through each rating's catalogue row, `core.columns.Gathered`), sorted by
         (user_id, timestamp, movie_id) so row order never depends on TFDS's shuffling.
       movies: The movie table (`movie_id`, `movie_title`, `movie_genres`), sorted by id.
       has_demographics: Whether the user features of `features.DEMOGRAPHIC_FEATURES` exist.
