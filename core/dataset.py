@@ -49,9 +49,10 @@ class Prepared:
         rows = np.sort(np.concatenate([self.split.train, self.split.validation]))
         return data.take(self.movielens.ratings, rows)
 
-    def with_movie_features(self, columns: Columns) -> Columns:
-        """`columns` plus every catalogue column (title, genres) of each row's movie."""
-        rows = self.catalogue_rows(columns[F.MOVIE_ID.name])
+    def with_movie_features(self, columns: Columns, rows: np.ndarray | None = None) -> Columns:
+        """`columns` plus every catalogue column (title, genres) of each row's movie
+        (`rows`: their catalogue rows, when the caller has them)."""
+        rows = self.catalogue_rows(columns[F.MOVIE_ID.name]) if rows is None else rows
         return {**columns, **{name: Gathered(rows, v) for name, v in self.catalogue.items()}}
 
 

@@ -75,7 +75,9 @@ def sample_negatives(
     rng = np.random.default_rng(seed)
     out = np.empty((len(rated), num_negatives), dtype=np.int64)
     for i, movies in enumerate(rated):
-        pool = np.setdiff1d(np.arange(num_movies), movies, assume_unique=False)
+        unrated = np.ones(num_movies, dtype=bool)
+        unrated[movies] = False
+        pool = np.flatnonzero(unrated)  # what setdiff1d gives, without sorting the catalogue
         if len(pool) < num_negatives:
             raise ValueError(
                 f"query {i}: only {len(pool)} unrated movies, {num_negatives} negatives asked"

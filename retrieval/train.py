@@ -68,12 +68,14 @@ class ValidationRecall(tf.keras.callbacks.Callback):
         log.debug("epoch %d: %s=%.4f", epoch + 1, self.key, recall)  # Keras prints it
 
 
-def training_columns(train: Columns) -> Columns:
-    """Training ratings plus each movie's in-batch sampling probability (logQ correction)."""
-    train = dict(train)
-    _, inverse, counts = np.unique(train[F.MOVIE_ID.name], return_inverse=True, return_counts=True)
-    train[SAMPLING_PROBABILITY] = (counts / counts.sum()).astype(np.float32)[inverse]
-    return train
+def training_columns(prepared: Prepared, train: Columns) -> Columns:
+    """Training ratings with their movies' catalogue columns, plus each movie's in-batch
+    sampling probability (logQ correction)."""
+    rows = prepared.catalogue_rows(train[F.MOVIE_ID.name])
+    counts = np.bincount(rows)
+    columns = prepared.with_movie_features(train, rows)
+    columns[SAMPLING_PROBABILITY] = (counts / len(rows)).astype(np.float32)[rows]
+    return columns
 
 
 def train(
@@ -100,7 +102,7 @@ def train(
         SAMPLING_PROBABILITY,
     )
     part = prepared.parts["train"] if train_part is None else train_part
-    columns = training_columns(prepared.with_movie_features(part))
+    columns = training_columns(prepared, part)
     data = to_tf_dataset(columns, tuple(dict.fromkeys(names)), cfg.trainer.batch_size, seed)
     validation = ValidationRecall(prepared, cfg.trainer.monitor_k)
     stopping = training.early_stopping(cfg.trainer, validation.key, "max")
