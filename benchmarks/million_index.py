@@ -127,16 +127,35 @@ def _size_mb(path: str) -> float:
     return round(total / 2**20, 1)
 
 
-def _load_seconds(path: str) -> float:
-    """Seconds `tf.saved_model.load` takes (ScaNN's ops registered), as a server's load."""
+def load_and_time(path: str, requests: list[dict], timed: int = 300) -> dict:
+    """Seconds `tf.saved_model.load` takes (ScaNN's ops registered), as a server's load, and
+    p50/p99 ms of single calls of the loaded model's serving signature in this process: the
+    model alone, without the server and client both timings through gRPC include."""
     import tensorflow as tf
 
     from serving.server import import_scann_ops
 
     import_scann_ops()
     started = time.time()
-    tf.saved_model.load(path)
-    return round(time.time() - started, 2)
+    model = tf.saved_model.load(path)
+    load_seconds = round(time.time() - started, 2)
+    signature = model.signatures[contract.SERVING_DEFAULT]
+    specs = signature.structured_input_signature[1]
+    calls = [
+        {k: tf.constant(np.asarray(v), dtype=specs[k].dtype) for k, v in r.items()}
+        for r in requests[:timed]
+    ]
+    signature(**calls[0])  # warm
+    latencies = []
+    for inputs in calls:
+        started = time.perf_counter()
+        signature(**inputs)
+        latencies.append(1000 * (time.perf_counter() - started))
+    return {
+        "load_seconds": load_seconds,
+        "in_process_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "in_process_p99_ms": round(float(np.percentile(latencies, 99)), 2),
+    }
 
 
 SERVED = """model_config_list {
@@ -191,18 +210,23 @@ def to_markdown(r: dict) -> str:
         f"{c['num_reordering_candidates']} reordered (cheapest with recall@{r['k']} >= "
         f"{r['target_recall']} in the grid below).",
         "",
-        "| model | recall@100 vs brute force | p50 ms | p99 ms | SavedModel MB | load s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | recall@100 vs brute force | p50 ms | p99 ms | in process p50 ms | "
+        "in process p99 ms | SavedModel MB | load s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in r["models"].items():
         lines.append(
             f"| {name} | {m['recall@100']:.4f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
+            f"{m['in_process_p50_ms']:.2f} | {m['in_process_p99_ms']:.2f} | "
             f"{m['size_mb']:.0f} | {m['load_seconds']:.1f} |"
         )
     lines += [
         "",
-        f"Single queries through the local gRPC server; ScaNN is {r['speedup_p50']}x faster "
-        f"than brute force at p50. Targets: "
+        "p50/p99: single queries through the local gRPC server (client and server in this "
+        "process); in process: the loaded SavedModel's serving signature called directly, one "
+        f"query at a time. ScaNN is {r['speedup_p50']}x faster than brute force at p50 through "
+        f"the server, {r['speedup_in_process_p50']}x as models (the server's fixed cost per "
+        "call is the same for both). Targets: "
         + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in r["targets"].items())
         + ".",
         "",
@@ -256,13 +280,15 @@ def run(cfg: PipelineConfig, output_dir: str, movies: int = 1_000_000, target: f
     )
     export_seconds = round(time.time() - started, 1)
     models = {
-        name: {"size_mb": _size_mb(path), "load_seconds": _load_seconds(path)}
+        name: {"size_mb": _size_mb(path), **load_and_time(path, requests)}
         for name, path in written.items()
     }
     served = serve_and_time(export_dir, requests, exact, ids)
     for name in models:
         models[name].update(served[name])
-    speedup = models[contract.RETRIEVAL_BRUTEFORCE]["p50_ms"] / models[contract.RETRIEVAL]["p50_ms"]
+    brute, scann = models[contract.RETRIEVAL_BRUTEFORCE], models[contract.RETRIEVAL]
+    speedup = brute["p50_ms"] / scann["p50_ms"]
+    speedup_in_process = brute["in_process_p50_ms"] / scann["in_process_p50_ms"]
     result = {
         "movies": int(len(ids)),
         "dimensions": int(vectors.shape[1]),
@@ -275,11 +301,15 @@ def run(cfg: PipelineConfig, output_dir: str, movies: int = 1_000_000, target: f
         "export_seconds": export_seconds,
         "models": models,
         "speedup_p50": round(speedup, 1),
+        "speedup_in_process_p50": round(speedup_in_process, 1),
         "targets": {
             "recall@100 >= 0.95 (through the server)": models[contract.RETRIEVAL]["recall@100"]
             >= 0.95,
             "ScaNN p99 < 10 ms through the server": models[contract.RETRIEVAL]["p99_ms"] < 10,
-            "ScaNN >= 20x faster than brute force (p50)": speedup >= 20,
+            "ScaNN >= 20x faster than brute force (p50, through the server)": speedup >= 20,
+            "ScaNN >= 20x faster than brute force (p50, the models in process)": (
+                speedup_in_process >= 20
+            ),
         },
     }
     stem = os.path.join(output_dir, "index-million")

@@ -82,7 +82,7 @@ def one_size(ratings: int, folder: str, cfg) -> list[dict]:
         visible[split.test] = False
         columns = dict(movielens.ratings)
         columns[F.RECENT_MOVIE_IDS.name] = history.recent_history(
-            columns, visible, cfg.data.history_length
+            columns, visible, cfg.data.history_length, movielens.movies[F.MOVIE_ID.name]
         )
         return splits.split_columns(columns, split)
 

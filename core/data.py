@@ -228,6 +228,11 @@ def _through_catalogue(ratings: Columns, movies: Columns) -> Columns:
     return {**ratings, **by_row}
 
 
+def catalogue_rows(ratings: Columns) -> np.ndarray:
+    """[n] each rating's row of the movie table, which `load` reads its movie columns through."""
+    return ratings[F.MOVIE_TITLE.name].rows
+
+
 def id_sort_keys(ids: np.ndarray) -> np.ndarray:
     """Sort keys for string ids: numeric order when every id is a number, else text order."""
     if all(i.isdigit() for i in ids):

@@ -63,7 +63,9 @@ def prepare(cfg: DataConfig) -> Prepared:
     visible = np.ones(movielens.num_ratings, dtype=bool)
     visible[split.test] = False
     ratings = dict(movielens.ratings)
-    ratings[F.RECENT_MOVIE_IDS.name] = history.recent_history(ratings, visible, cfg.history_length)
+    ratings[F.RECENT_MOVIE_IDS.name] = history.recent_history(
+        ratings, visible, cfg.history_length, movielens.movies[F.MOVIE_ID.name]
+    )
     parts = splits.split_columns(ratings, split)
     log.info("split %s: %s", cfg.split, {k: len(v[F.USER_ID.name]) for k, v in parts.items()})
     movie_index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import data
 from core import features as F
 from core.data import Columns
 
@@ -111,18 +112,26 @@ class History:
         return self
 
 
-def recent_history(ratings: Columns, visible: np.ndarray, length: int) -> History:
+def recent_history(
+    ratings: Columns, visible: np.ndarray, length: int, catalogue_ids: np.ndarray | None = None
+) -> History:
     """History of every rating.
 
     Args:
       ratings: Columns sorted by (user_id, timestamp, movie_id), as `data.load` returns them.
       visible: [n] bool, which ratings may appear in a history.
       length: How many movies to keep per history.
+      catalogue_ids: The movie table's ids, for `data.load`'s ratings: their movies are then
+        read as catalogue rows (`data.catalogue_rows`) instead of sorting every movie id
+        (np.unique of 20M strings: minutes).
 
     Returns:
       A History: as an array, [n, length] movie ids, newest first, right-padded with PAD.
     """
     movies = ratings[F.MOVIE_ID.name]
     shown, first, end = positions(ratings, visible)
-    names, codes = np.unique(movies[shown], return_inverse=True)
+    if catalogue_ids is None:
+        names, codes = np.unique(movies[shown], return_inverse=True)
+    else:
+        names, codes = catalogue_ids, data.catalogue_rows(ratings)[shown]
     return History(codes.astype(np.int32), np.append(names, PAD).astype(object), first, end, length)

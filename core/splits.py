@@ -62,7 +62,11 @@ def temporal_split(user_ids: np.ndarray, timestamps: np.ndarray, movie_ids: np.n
       timestamps: [n] int64 seconds.
       movie_ids: [n] str; breaks timestamp ties (numeric order for numeric ids).
     """
-    order = np.lexsort([id_sort_keys(movie_ids), timestamps, id_sort_keys(user_ids)])
+    users, movies = id_sort_keys(user_ids), id_sort_keys(movie_ids)
+    if _in_order(users, timestamps, movies):  # data.load's order: no sort needed
+        order = np.arange(len(users))
+    else:
+        order = np.lexsort([movies, timestamps, users])
     sorted_users = user_ids[order]
     # Rank of each row counted from the user's last rating: 0 = last.
     is_last_of_user = np.append(sorted_users[1:] != sorted_users[:-1], True)
@@ -76,6 +80,15 @@ def temporal_split(user_ids: np.ndarray, timestamps: np.ndarray, movie_ids: np.n
     validation = order[eligible & (from_last == 1)]
     train = order[~eligible | (from_last >= 2)]
     return Split(np.sort(train), np.sort(validation), np.sort(test))
+
+
+def _in_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> bool:
+    """Whether rows are already sorted by (user, time, movie) keys: O(n), where the sort is
+    O(n log n) (20M ratings: seconds)."""
+    u, t, m = (users[1:], users[:-1]), (times[1:], times[:-1]), (movies[1:], movies[:-1])
+    same_user, same_time = u[0] == u[1], t[0] == t[1]
+    later = (u[0] > u[1]) | (same_user & ((t[0] > t[1]) | (same_time & (m[0] >= m[1]))))
+    return bool(np.all(later))
 
 
 def make_split(ratings: Columns, cfg: DataConfig) -> Split:

@@ -164,5 +164,6 @@ def test_million_index_benchmark_on_a_small_catalogue(tiny_movielens, tfds_cache
     assert scann["recall@100"] > 0.5 and result["chosen"]["recall"] > 0.5
     for m in (exact, scann):
         assert m["size_mb"] > 0 and m["load_seconds"] > 0 and 0 < m["p50_ms"] <= m["p99_ms"]
+        assert 0 < m["in_process_p50_ms"] <= m["in_process_p99_ms"]
     for suffix in ("json", "md", "png"):
         assert (out / f"index-million.{suffix}").stat().st_size > 0

@@ -72,6 +72,22 @@ def test_vectorised_history_equals_the_definition_on_random_data():
         assert got[i].tolist() == expected + [PAD] * (5 - len(expected))
 
 
+def test_history_through_catalogue_rows_equals_the_one_from_ids():
+    """data.load's ratings read their movies as catalogue rows (no sort of every id): the
+    same histories as from the ids themselves."""
+    from core.columns import Gathered
+
+    rng = np.random.default_rng(2)
+    rows = _random_rows(rng, 400, users=20, times=30, movies=40)
+    ratings = _ratings(rows)
+    catalogue = np.array([str(m) for m in range(45)], dtype=object)  # some never rated
+    rows_of = np.array([int(m) for m in ratings["movie_id"]])
+    ratings["movie_title"] = Gathered(rows_of, np.array([f"t{m}" for m in range(45)]))
+    visible = rng.random(len(rows)) < 0.8
+    by_rows = recent_history(ratings, visible, length=6, catalogue_ids=catalogue)
+    assert np.array_equal(np.asarray(by_rows), np.asarray(recent_history(ratings, visible, 6)))
+
+
 def test_tf_dataset_builds_histories_per_batch_and_reshuffles_each_epoch():
     """`to_tf_dataset` over a History column: every row once per epoch, each with the
     history numpy gives it, in a new order each epoch (the same orders for the same seed)."""

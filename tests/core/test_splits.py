@@ -36,3 +36,20 @@ def test_temporal_split_hand_made_case():
     assert list(s.test) == [2, 8]
     assert list(s.validation) == [1, 7]
     assert list(s.train) == [0, 3, 4, 5, 6]
+
+
+def test_temporal_split_of_sorted_rows_skips_the_sort_and_agrees():
+    """Rows already in (user, time, movie) order, as data.load gives them, take the O(n)
+    path; shuffled, the same ratings take the sort: the same ratings land in each part."""
+    rng = np.random.default_rng(0)
+    keys = rng.choice(50 * 30 * 80, 2000, replace=False)  # distinct (user, time, movie)
+    users, times, movies = keys // 2400, keys // 80 % 30, keys % 80
+    order = np.lexsort([movies, times, users])
+    in_order = [np.array([str(v) for v in c[order]], dtype=object) for c in (users, movies)]
+    assert splits._in_order(users[order], times[order], movies[order])
+    assert not splits._in_order(users, times, movies)
+    a = splits.temporal_split(in_order[0], times[order], in_order[1])
+    shuffle = rng.permutation(2000)
+    b = splits.temporal_split(in_order[0][shuffle], times[order][shuffle], in_order[1][shuffle])
+    for part in ("train", "validation", "test"):
+        assert np.array_equal(np.sort(shuffle[getattr(b, part)]), getattr(a, part))
