@@ -162,3 +162,6 @@ def test_nearest_movies_is_the_cosine_of_rating_columns():
         kept = cosines[a == movie]
         expected = np.sort(dense[movie][dense[movie] > 0])[::-1][: signals.NEIGHBOURS]
         np.testing.assert_allclose(kept, expected, rtol=1e-5)
+    by_user = np.argsort(users, kind="stable")  # users in blocks, as data.load orders them
+    same_keys, same_cosines = signals.nearest_movies(users[by_user], rows[by_user], size, 16)
+    assert np.array_equal(same_keys, keys) and np.array_equal(same_cosines, cosines)
