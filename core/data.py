@@ -228,8 +228,9 @@ def _through_catalogue(ratings: Columns, movies: Columns) -> Columns:
     return {**ratings, **by_row}
 
 
-def catalogue_rows(ratings: Columns) -> np.ndarray:
-    """[n] each rating's row of the movie table, which `load` reads its movie columns through."""
+def movie_rows(ratings: Columns) -> np.ndarray:
+    """[n] each rating's row of the movie table, which `load` reads its movie columns through
+    (so do the parts of a split: their movie columns are the same `Gathered` rows)."""
     return ratings[F.MOVIE_TITLE.name].rows
 
 

@@ -10,7 +10,6 @@ import tensorflow as tf
 
 from core import data, history, splits, vocab
 from core import features as F
-from core.columns import Gathered
 from core.config import DataConfig
 from core.data import Columns
 
@@ -48,12 +47,6 @@ class Prepared:
         """Every rating but the test ones (train + validation), sorted by (user, time, movie)."""
         rows = np.sort(np.concatenate([self.split.train, self.split.validation]))
         return data.take(self.movielens.ratings, rows)
-
-    def with_movie_features(self, columns: Columns, rows: np.ndarray | None = None) -> Columns:
-        """`columns` plus every catalogue column (title, genres) of each row's movie
-        (`rows`: their catalogue rows, when the caller has them)."""
-        rows = self.catalogue_rows(columns[F.MOVIE_ID.name]) if rows is None else rows
-        return {**columns, **{name: Gathered(rows, v) for name, v in self.catalogue.items()}}
 
 
 def prepare(cfg: DataConfig) -> Prepared:

@@ -122,7 +122,7 @@ def recent_history(
       visible: [n] bool, which ratings may appear in a history.
       length: How many movies to keep per history.
       catalogue_ids: The movie table's ids, for `data.load`'s ratings: their movies are then
-        read as catalogue rows (`data.catalogue_rows`) instead of sorting every movie id
+        read as catalogue rows (`data.movie_rows`) instead of sorting every movie id
         (np.unique of 20M strings: minutes).
 
     Returns:
@@ -133,5 +133,5 @@ def recent_history(
     if catalogue_ids is None:
         names, codes = np.unique(movies[shown], return_inverse=True)
     else:
-        names, codes = catalogue_ids, data.catalogue_rows(ratings)[shown]
+        names, codes = catalogue_ids, data.movie_rows(ratings)[shown]
     return History(codes.astype(np.int32), np.append(names, PAD).astype(object), first, end, length)

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from core import distribute, training
+from core import data, distribute, training
 from core import features as F
 from core.data import Columns
 from core.dataset import Prepared, seen_movies, to_tf_dataset
@@ -68,13 +68,12 @@ class ValidationRecall(tf.keras.callbacks.Callback):
         log.debug("epoch %d: %s=%.4f", epoch + 1, self.key, recall)  # Keras prints it
 
 
-def training_columns(prepared: Prepared, train: Columns) -> Columns:
-    """Training ratings with their movies' catalogue columns, plus each movie's in-batch
-    sampling probability (logQ correction)."""
-    rows = prepared.catalogue_rows(train[F.MOVIE_ID.name])
-    counts = np.bincount(rows)
-    columns = prepared.with_movie_features(train, rows)
-    columns[SAMPLING_PROBABILITY] = (counts / len(rows)).astype(np.float32)[rows]
+def training_columns(train: Columns) -> Columns:
+    """Training ratings (their movie columns read through catalogue rows, as `data.load`
+    gives them) plus each movie's in-batch sampling probability (logQ correction)."""
+    rows = data.movie_rows(train)
+    columns = dict(train)
+    columns[SAMPLING_PROBABILITY] = (np.bincount(rows) / len(rows)).astype(np.float32)[rows]
     return columns
 
 
@@ -102,7 +101,7 @@ def train(
         SAMPLING_PROBABILITY,
     )
     part = prepared.parts["train"] if train_part is None else train_part
-    columns = training_columns(prepared, part)
+    columns = training_columns(part)
     data = to_tf_dataset(columns, tuple(dict.fromkeys(names)), cfg.trainer.batch_size, seed)
     validation = ValidationRecall(prepared, cfg.trainer.monitor_k)
     stopping = training.early_stopping(cfg.trainer, validation.key, "max")
