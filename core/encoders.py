@@ -17,14 +17,31 @@ def regularizer(l2: float):
     return tf.keras.regularizers.l2(l2) if l2 > 0 else None
 
 
-def embedding(vocab_file: str, dim: int, l2: float = 0.0) -> tf.keras.Sequential:
+def embedding_penalty(l2: float, per_lookup: bool = False) -> dict:
+    """An Embedding's L2 penalty as its keyword arguments.
+
+    By default the whole table, every step (`embeddings_regularizer`). Its gradient is dense,
+    so every row of the table changes at every step and LazyAdam cannot skip any: the step
+    costs O(vocabulary). `per_lookup` penalises only the rows a batch looked up, averaged over
+    the batch (`activity_regularizer`): SGD matrix factorisation's per-rating penalty, a
+    sparse gradient, and a row penalised in proportion to how often it is seen.
+    """
+    if l2 <= 0:
+        return {}
+    penalty = tf.keras.regularizers.l2(l2)
+    return {"activity_regularizer" if per_lookup else "embeddings_regularizer": penalty}
+
+
+def embedding(
+    vocab_file: str, dim: int, l2: float = 0.0, per_lookup: bool = False
+) -> tf.keras.Sequential:
     """[batch...] string -> [batch..., dim]: StringLookup (1 OOV bucket) then Embedding."""
     lookup = tf.keras.layers.StringLookup(vocabulary=vocab_file)
     return tf.keras.Sequential(
         [
             lookup,
             tf.keras.layers.Embedding(
-                lookup.vocabulary_size(), dim, embeddings_regularizer=regularizer(l2)
+                lookup.vocabulary_size(), dim, **embedding_penalty(l2, per_lookup)
             ),
         ]
     )
@@ -92,11 +109,12 @@ class Demographics(tf.keras.layers.Layer):
         age_stats: tuple[float, float],
         dim: int,
         l2: float,
+        per_lookup: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.occupation = embedding(vocab_files["user_occupation_text"], dim, l2)
-        self.zip_prefix = embedding(vocab_files["zip_prefix"], dim, l2)
+        self.occupation = embedding(vocab_files["user_occupation_text"], dim, l2, per_lookup)
+        self.zip_prefix = embedding(vocab_files["zip_prefix"], dim, l2, per_lookup)
         self.age_bucket = age_bucket_embedding(dim)
         self.gender = tf.keras.layers.Embedding(2, dim)
         self.age_stats = age_stats
@@ -117,14 +135,14 @@ class Demographics(tf.keras.layers.Layer):
 class TitleEncoder(tf.keras.layers.Layer):
     """[batch] string titles -> [batch, dim] mean of their token embeddings."""
 
-    def __init__(self, vocab_file: str, dim: int, l2: float, **kwargs):
+    def __init__(self, vocab_file: str, dim: int, l2: float, per_lookup: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.tokens = tf.keras.layers.TextVectorization(vocabulary=vocab_file)
         self.embedding = tf.keras.layers.Embedding(
             self.tokens.vocabulary_size(),
             dim,
             mask_zero=True,
-            embeddings_regularizer=regularizer(l2),
+            **embedding_penalty(l2, per_lookup),
         )
 
     def call(self, titles: tf.Tensor) -> tf.Tensor:

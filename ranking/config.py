@@ -19,6 +19,9 @@ class RankingModelConfig(FeatureSwitches):
       deep_layers: Dense ReLU layers of the deep network.
       dropout: Dropout after each deep layer.
       l2: L2 penalty on embeddings and dense kernels.
+      l2_per_lookup: Penalise only the embedding rows each batch looks up, averaged over the
+        batch, instead of whole tables every step (`core.encoders.embedding_penalty`): the
+        step stops costing O(vocabulary); for 100k+ users (configs/large.toml).
       use_demographics: Read age (bucket and years), gender, occupation, zip prefix.
       use_movie_content: Read genres, title tokens and release year (from the movie table
         inside the model).
@@ -34,6 +37,7 @@ class RankingModelConfig(FeatureSwitches):
     deep_layers: tuple[int, ...] = (256, 64)
     dropout: float = 0.2
     l2: float = 1e-3
+    l2_per_lookup: bool = False
 
 
 @dataclasses.dataclass
@@ -84,6 +88,7 @@ class ScorerConfig:
       deep_layers: Dense ReLU layers.
       dropout: Dropout after each deep layer.
       l2: L2 penalty on embeddings and kernels.
+      l2_per_lookup: As `RankingModelConfig.l2_per_lookup`.
       num_candidates: N, the retrieval candidates per training list (the served retrieval
         model's k should be at least this).
       queries_per_user: Each user's newest training ratings that become training queries;
@@ -96,6 +101,7 @@ class ScorerConfig:
     deep_layers: tuple[int, ...] = (64, 32)
     dropout: float = 0.3
     l2: float = 1e-4
+    l2_per_lookup: bool = False
     num_candidates: int = 100
     queries_per_user: int = 10
     loss: str = "softmax"

@@ -58,22 +58,24 @@ class RatingNetwork(tf.keras.Model):
         self.feature_names = input_feature_names(vocab, cfg)
         self.stats = {**vocab.numeric_stats, **stats}
         self.time_range = vocab.time_range
-        dim, l2 = cfg.feature_embedding_dim, cfg.l2
-        self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, l2)
-        self.movie_id = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2)
+        dim, l2, per_lookup = cfg.feature_embedding_dim, cfg.l2, cfg.l2_per_lookup
+        self.user_id = embedding(vocab_files["user_id"], cfg.id_embedding_dim, l2, per_lookup)
+        self.movie_id = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2, per_lookup)
         self.demographics = None
         if F.USER_ZIP_CODE.name in self.feature_names:
-            self.demographics = Demographics(vocab_files, self.stats[F.RAW_USER_AGE.name], dim, l2)
+            self.demographics = Demographics(
+                vocab_files, self.stats[F.RAW_USER_AGE.name], dim, l2, per_lookup
+            )
         self.movies = RF.MovieTable(catalogue, mean_release_year=self.stats["release_year"][0])
         if cfg.use_movie_content:
-            self.title = TitleEncoder(vocab_files["title_tokens"], dim, l2)
+            self.title = TitleEncoder(vocab_files["title_tokens"], dim, l2, per_lookup)
             # every table row's title tokenised once, not once per scored candidate
             self.title_tokens = self.title.tokens(self.movies.titles)
             self.genres = tf.keras.layers.Dense(
                 dim, use_bias=False, kernel_regularizer=regularizer(l2)
             )
         if cfg.use_history:
-            self.history = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2)
+            self.history = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, l2, per_lookup)
         if cfg.use_time:
             self.weekday = tf.keras.layers.Embedding(7, dim)
             self.hour = tf.keras.layers.Embedding(24, dim)

@@ -34,8 +34,10 @@ class CandidateScorer(tf.keras.Model):
         super().__init__(name="candidate_scorer")
         self.signals = SecondStageSignals(tables)
         self.normalize = tf.keras.layers.BatchNormalization()
-        self.movie = embedding(vocab_files["movie_id"], cfg.embedding_dim, cfg.l2)
-        self.user = embedding(vocab_files["user_id"], cfg.embedding_dim, cfg.l2)
+        self.movie = embedding(
+            vocab_files["movie_id"], cfg.embedding_dim, cfg.l2, cfg.l2_per_lookup
+        )
+        self.user = embedding(vocab_files["user_id"], cfg.embedding_dim, cfg.l2, cfg.l2_per_lookup)
         self.cross = [
             tfrs.layers.dcn.Cross(kernel_regularizer=regularizer(cfg.l2))
             for _ in range(cfg.num_cross_layers)

@@ -167,3 +167,65 @@ def test_million_index_benchmark_on_a_small_catalogue(tiny_movielens, tfds_cache
         assert 0 < m["in_process_p50_ms"] <= m["in_process_p99_ms"]
     for suffix in ("json", "md", "png"):
         assert (out / f"index-million.{suffix}").stat().st_size > 0
+
+
+SMALL_SCALE_RUN = [
+    f"--set={s}"
+    for s in (
+        "retrieval.model.hidden_layers=[16]",
+        "retrieval.model.output_dim=8",
+        "retrieval.trainer.tensorboard=false",
+        "retrieval.trainer.monitor_k=5",
+        "retrieval.index.k=5",
+        "retrieval.index.num_leaves=2",
+        "retrieval.index.num_leaves_to_search=2",
+        "retrieval.index.num_reordering_candidates=10",
+        "ranking.model.deep_layers=[8]",
+        "ranking.trainer.tensorboard=false",
+        "ranking.scorer.num_candidates=5",
+        "ranking.scorer.queries_per_user=2",
+        "ranking.scorer_trainer.tensorboard=false",
+        "k=3",
+    )
+]
+
+
+def test_scale_benchmark_runs_every_stage_with_the_large_config(tmp_path):
+    """The same code path as 20M (configs/large.toml: LazyAdam, per-lookup L2, big batches),
+    at 20,000 synthetic ratings."""
+    from benchmarks import scale
+
+    result = scale.run(str(tmp_path), [20_000], str(tmp_path / "work"), SMALL_SCALE_RUN)
+
+    size = result["sizes"]["20000"]
+    assert size["exit_code"] == 0
+    assert [s["stage"].split(":")[0] for s in size["stages"]] == [
+        "synthesize",
+        "load (Arrow CSV reader)",
+        "split",
+        "history",
+        "vocabularies",
+        "retrieval",
+        "ranking",
+    ]
+    models = tmp_path / "work" / "scale-20000" / "models"
+    assert {p.name for p in models.iterdir()} >= {"retrieval", "retrieval_bruteforce", "ranking"}
+    config = json.load(open(tmp_path / "work" / "scale-20000" / "runs" / "ranking" / "config.json"))
+    assert config["ranking"]["model"]["l2_per_lookup"] is True
+    assert config["ranking"]["trainer"]["optimizer"] == "lazy_adam"
+    assert "| ranking: 1 epoch per model" in (tmp_path / "scale.md").read_text()
+    assert (tmp_path / "scale.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_scale_flags_a_stage_whose_time_per_rating_grew_past_the_limit():
+    from benchmarks import scale
+
+    def size(load, train):
+        stages = [{"stage": "load", "seconds": load}, {"stage": "train", "seconds": train}]
+        return {"stages": stages}
+
+    # 10x the ratings: load 10x the time (linear), train 20x (2x per rating)
+    results = {"1000": size(1.0, 2.0), "10000": size(10.0, 40.0)}
+    assert scale.superlinear(results) == ["train"]
+    results["10000"] = size(10.0, 29.0)  # 1.45x per rating: within the limit
+    assert scale.superlinear(results) == []
