@@ -1,8 +1,9 @@
 """The composite `recommender` SavedModel: retrieval -> drop seen -> ranking -> top k, one graph.
 
 The N retrieved movies (with their retrieval scores and ranks) are scored by the ranking
-model in one batch; seen movies are dropped; the k best by the ranker's `score` are
-returned with `scores` (that score), `predicted_rating` and `movie_title`.
+model in one batch (`score_lists`); seen movies are dropped; the k best by the ranker's
+`score` are returned with `scores` (that score), and their `predicted_rating` and
+`movie_title` (`rate_lists`, for the k alone).
 
 Built from the exported brute-force retrieval model and the ranking model (loaded as
 SavedModels, so it needs no model code and only stock TensorFlow ops): a single Predict
@@ -30,14 +31,19 @@ class RecommenderModule(tf.Module):
         super().__init__()
         self.retrieval, self.ranking, self.k = retrieval, ranking, k
         retrieve = retrieval.signatures[contract.SERVING_DEFAULT]
-        if contract.SCORE_LISTS_SIGNATURE not in ranking.signatures:
-            raise ValueError(
-                f"the ranking export has no {contract.SCORE_LISTS_SIGNATURE!r} signature "
-                "(exported by an older version): retrain it (`recsys train ranking`)"
-            )
-        rank = ranking.signatures[contract.SCORE_LISTS_SIGNATURE]
+        for name in (contract.SCORE_LISTS_SIGNATURE, contract.RATE_LISTS_SIGNATURE):
+            if name not in ranking.signatures:
+                raise ValueError(
+                    f"the ranking export has no {name!r} signature (exported by an older "
+                    "version): retrain it (`recsys train ranking`)"
+                )
         self.retrieval_inputs = tuple(retrieve.structured_input_signature[1])
-        self.ranking_inputs = tuple(rank.structured_input_signature[1])
+        self.ranking_inputs = tuple(
+            ranking.signatures[contract.SCORE_LISTS_SIGNATURE].structured_input_signature[1]
+        )
+        self.rating_inputs = tuple(
+            ranking.signatures[contract.RATE_LISTS_SIGNATURE].structured_input_signature[1]
+        )
         num_candidates = retrieve.structured_outputs[contract.MOVIE_IDS].shape[1]
         if num_candidates is not None and k > num_candidates:
             raise ValueError(
@@ -45,7 +51,7 @@ class RecommenderModule(tf.Module):
             )
         user_side = [
             n
-            for n in (*self.retrieval_inputs, *self.ranking_inputs)
+            for n in (*self.retrieval_inputs, *self.ranking_inputs, *self.rating_inputs)
             if F.BY_NAME[n].entity in (F.Entity.USER, F.Entity.CONTEXT)
         ]
         self.input_names = tuple(sorted({*user_side, F.SEEN_MOVIE_IDS.name}))
@@ -65,19 +71,23 @@ class RecommenderModule(tf.Module):
         rank_inputs[F.MOVIE_ID.name] = ids
         rank_inputs[F.RETRIEVAL_SCORE.name] = retrieved[contract.SCORES]
         rank_inputs[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(n, dtype=tf.int64)[None], [batch, 1])
-        ranked = self.ranking.signatures[contract.SCORE_LISTS_SIGNATURE](**rank_inputs)
-        score, rating, titles = (
-            ranked[key] for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
-        )
+        score = self.ranking.signatures[contract.SCORE_LISTS_SIGNATURE](**rank_inputs)[
+            contract.SCORE
+        ]
         is_seen = contains(inputs[F.SEEN_MOVIE_IDS.name], ids)
         scores, best = tf.math.top_k(
             tf.where(is_seen, -np.inf, score), k=self.k
         )  # ties: retrieval order
+        kept = tf.gather(ids, best, batch_dims=1)
+        rate_inputs = {k: inputs[k] for k in self.rating_inputs if k != F.MOVIE_ID.name}
+        rated = self.ranking.signatures[contract.RATE_LISTS_SIGNATURE](
+            **rate_inputs, **{F.MOVIE_ID.name: kept}
+        )
         return {
-            contract.MOVIE_IDS: tf.gather(ids, best, batch_dims=1),
+            contract.MOVIE_IDS: kept,
             contract.SCORES: scores,
-            contract.PREDICTED_RATING: tf.gather(rating, best, batch_dims=1),
-            contract.MOVIE_TITLE: tf.gather(titles, best, batch_dims=1),
+            contract.PREDICTED_RATING: rated[contract.PREDICTED_RATING],
+            contract.MOVIE_TITLE: rated[contract.MOVIE_TITLE],
         }
 
 

@@ -6,8 +6,11 @@ each [n] or [1]; a [1] input is broadcast over the n candidates, so one user wit
 of candidates is one request. It returns `score` [n] (how likely the user picks each
 candidate next: the order of recommendations), `predicted_rating` [n] and `movie_title`
 [n] (empty for an unknown id). Movie features come from tables inside the model;
-vocabularies are assets. `score_lists` scores one list of candidates per query ([queries, N]
-in and out), the query's features given once per list: what the composite recommender calls.
+vocabularies are assets. What the composite recommender calls takes one list of candidates
+per query ([queries, N] in and out), the query's features given once per list: `score_lists`
+gives each candidate's `score`; `rate_lists` gives `predicted_rating` and `movie_title` of
+the candidates kept (the rating network costs as much as the scorer: rating 100 candidates to
+show 10 would double the ranking's work).
 """
 
 from __future__ import annotations
@@ -68,11 +71,16 @@ class RankingServingModule(tf.Module):
             else spec
             for name, spec in specs.items()
         }
+        self.rating_names = tuple(n for n in network.rating_model.feature_names if n in specs)
         self.serve = tf.function(self._serve)
         self.score_lists = tf.function(self._score_lists)
+        self.rate_lists = tf.function(self._rate_lists)
         self.serving_signatures = {
             contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs),
             contract.SCORE_LISTS_SIGNATURE: self.score_lists.get_concrete_function(**list_specs),
+            contract.RATE_LISTS_SIGNATURE: self.rate_lists.get_concrete_function(
+                **{n: list_specs[n] for n in self.rating_names}
+            ),
         }
 
     def _serve(self, **inputs):
@@ -85,12 +93,12 @@ class RankingServingModule(tf.Module):
             contract.MOVIE_TITLE: titles,
         }
 
-    def _score_lists(self, **inputs):
-        """Lists: the query features [queries] (`recent_movie_ids` [queries, H]) and the
-        candidates' LIST_FEATURES [queries, N] -> each output [queries, N]. The user's history
-        is looked up once per list, not once per candidate."""
+    def _flat_lists(self, inputs: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """(flat rows of the lists, the lists' shape): the query features [queries]
+        (`recent_movie_ids` [queries, H], looked up once per list, not once per candidate)
+        and the candidates' LIST_FEATURES [queries, N]."""
         queries = savedmodel.same_rows({k: v for k, v in inputs.items() if k not in LIST_FEATURES})
-        candidates = savedmodel.same_rows({k: inputs[k] for k in LIST_FEATURES})
+        candidates = savedmodel.same_rows({k: v for k, v in inputs.items() if k in LIST_FEATURES})
         shape = tf.shape(candidates[F.MOVIE_ID.name])
         rows = tf.debugging.assert_equal(
             shape[0],
@@ -98,12 +106,20 @@ class RankingServingModule(tf.Module):
             message="movie_id must have one row (list of candidates) per query",
         )
         with tf.control_dependencies([rows]):
-            flat = flatten_lists({**queries, **candidates}, self.feature_names)
+            return flatten_lists({**queries, **candidates}, tuple(inputs)), shape
+
+    def _score_lists(self, **inputs):
+        """Lists -> `score` [queries, N]."""
+        flat, shape = self._flat_lists(inputs)
+        return {contract.SCORE: tf.reshape(self.network.scorer(flat, training=False), shape)}
+
+    def _rate_lists(self, **inputs):
+        """Lists (the rating network's inputs) -> `predicted_rating`, `movie_title` [queries, N]."""
+        flat, shape = self._flat_lists(inputs)
         titles = self.network.movies(flat[F.MOVIE_ID.name])[F.MOVIE_TITLE.name]
-        heads = self.network(flat, training=False)
+        rating = self.network.rating_model(flat, training=False)
         return {
-            contract.PREDICTED_RATING: tf.reshape(heads[contract.PREDICTED_RATING], shape),
-            contract.SCORE: tf.reshape(heads[contract.SCORE], shape),
+            contract.PREDICTED_RATING: tf.reshape(rating, shape),
             contract.MOVIE_TITLE: tf.reshape(titles, shape),
         }
 

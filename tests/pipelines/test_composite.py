@@ -110,34 +110,36 @@ def test_time_features_clip_to_the_training_range(models_dir, trained):
     )
 
 
-def test_score_lists_equals_the_flat_signature_per_candidate(models_dir):
-    """The ranking export's `score_lists` (history looked up once per list) answers each list
-    exactly as `serving_default` answers its candidates one row each; mismatched rows fail."""
+def test_list_signatures_equal_the_flat_signature_per_candidate(models_dir):
+    """The ranking export's `score_lists` and `rate_lists` (history looked up once per list)
+    answer each list exactly as `serving_default` answers its candidates one row each;
+    mismatched rows fail."""
     ranking = tf.saved_model.load(str(models_dir / contract.RANKING / "1"))
-    lists = ranking.signatures[contract.SCORE_LISTS_SIGNATURE]
-    specs = lists.structured_input_signature[1]
-    queries = {k: v for k, v in REQUEST.items() if k in specs}
     candidates = {
         "movie_id": [["1", "4", "9", "nope"], ["2", "3", "7", "1"]],
         "retrieval_score": [[0.9, 0.5, 0.2, 0.1], [0.8, 0.7, 0.3, 0.0]],
         "retrieval_rank": [[0, 1, 2, 3], [0, 1, 2, 3]],
     }
-    answer = {
-        k: v.numpy()
-        for k, v in lists(
-            **{k: tf.constant(v, specs[k].dtype) for k, v in {**queries, **candidates}.items()}
-        ).items()
-    }
+    answer = {}
+    for name in (contract.SCORE_LISTS_SIGNATURE, contract.RATE_LISTS_SIGNATURE):
+        lists = ranking.signatures[name]
+        specs = lists.structured_input_signature[1]
+        inputs = {k: v for k, v in {**REQUEST, **candidates}.items() if k in specs}
+        outputs = lists(**{k: tf.constant(v, specs[k].dtype) for k, v in inputs.items()})
+        answer.update({k: v.numpy() for k, v in outputs.items()})
+        short = {**inputs, "user_id": ["1"]}
+        with pytest.raises(tf.errors.InvalidArgumentError, match="rows"):
+            lists(**{k: tf.constant(v, specs[k].dtype) for k, v in short.items()})
+    assert set(answer) == {contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE}
+    assert "retrieval_score" not in specs  # rate_lists reads what the rating network reads
     for row in range(2):
-        flat = {k: [v[row]] * 4 for k, v in queries.items()}
+        flat = {k: [v[row]] * 4 for k, v in REQUEST.items() if k not in candidates}
         flat.update({k: v[row] for k, v in candidates.items()})
         expected = _call(ranking, flat)
+        assert set(expected) == set(answer)
         for key, value in expected.items():
             assert answer[key].shape == (2, 4)
             if value.dtype.kind == "f":
                 np.testing.assert_allclose(answer[key][row], value, atol=1e-5, err_msg=key)
             else:
                 np.testing.assert_array_equal(answer[key][row], value, err_msg=key)
-    short = {**queries, "user_id": ["1"]}
-    with pytest.raises(tf.errors.InvalidArgumentError, match="rows"):
-        lists(**{k: tf.constant(v, specs[k].dtype) for k, v in {**short, **candidates}.items()})

@@ -140,6 +140,10 @@ def test_adjacency_and_popularity_tables_by_hand():
     # co-rating cosine: a rated 1, 2, 3 and b rated 2, 3: cos(2, 3) = 2 / 2, cos(1, 3) = 1 / sqrt(2)
     assert np.isclose(out[0, 11], 1.0 + 1 / math.sqrt(2)) and np.isclose(out[0, 12], 1.0)
     assert out[1, 11] == 0.0  # nobody rated movie 4
+    assert layer.dense_pairs is not None  # 25 pairs: a dense table
+    hashed = signals.SecondStageSignals(tables, dense_pairs_limit=0)
+    assert hashed.dense_pairs is None  # large catalogues: a hash table of the pairs seen
+    np.testing.assert_array_equal(hashed(inputs).numpy(), out)
 
 
 def test_nearest_movies_is_the_cosine_of_rating_columns():

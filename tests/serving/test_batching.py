@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from serving import contract
-from serving.batching import BatchingOptions, BatchScheduler, read_batching_parameters
+from serving.batching import (
+    BatchingOptions,
+    BatchScheduler,
+    _Task,
+    merge,
+    read_batching_parameters,
+)
 from serving.client import ServingClient
 from serving.manager import ServingError
 from tests.conftest import MODELS_CONFIG
@@ -53,6 +59,18 @@ def test_requests_are_merged_padded_split_and_isolated():
     assert calls == [3, 1, 1, 1]
     assert first["joined"].tolist() == [b"a"] and first["twice"].tolist() == [2.0]
     assert second["joined"].tolist() == [b"b|c"] and second["twice"].tolist() == [4.0]
+
+
+def test_merge_pads_variable_length_inputs_with_the_padding_value():
+    def task(ids, counts):
+        arrays = {"ids": np.array(ids, dtype=object), "n": np.array(counts, dtype=np.int64)}
+        return _Task(arrays, len(ids), None)
+
+    tasks = [task([[b"a"]], [[1]]), task([[b"b", b"c", b"d"], [b"e", b"f", b"g"]], [[2, 3]] * 2)]
+    merged = merge(tasks, pad=True)
+    assert merged["ids"].tolist() == [[b"a", b"", b""], [b"b", b"c", b"d"], [b"e", b"f", b"g"]]
+    assert merged["n"].tolist() == [[1, 0], [2, 3], [2, 3]] and merged["n"].dtype == np.int64
+    assert merge(tasks, pad=False) is None  # such requests then run alone
 
 
 def test_full_batches_run_at_once_and_allowed_sizes_pad_the_batch():
