@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from tests.conftest import tiny_config
+from tests.conftest import tiny_config, tiny_overrides
 
 
 def test_retrieval_benchmark_measures_every_model_on_both_splits(
@@ -169,33 +169,21 @@ def test_million_index_benchmark_on_a_small_catalogue(tiny_movielens, tfds_cache
         assert (out / f"index-million.{suffix}").stat().st_size > 0
 
 
-SMALL_SCALE_RUN = [
-    f"--set={s}"
-    for s in (
-        "retrieval.model.hidden_layers=[16]",
-        "retrieval.model.output_dim=8",
-        "retrieval.trainer.tensorboard=false",
-        "retrieval.trainer.monitor_k=5",
-        "retrieval.index.k=5",
-        "retrieval.index.num_leaves=2",
-        "retrieval.index.num_leaves_to_search=2",
-        "retrieval.index.num_reordering_candidates=10",
-        "ranking.model.deep_layers=[8]",
-        "ranking.trainer.tensorboard=false",
-        "ranking.scorer.num_candidates=5",
-        "ranking.scorer.queries_per_user=2",
-        "ranking.scorer_trainer.tensorboard=false",
-        "k=3",
-    )
-]
-
-
-def test_scale_benchmark_runs_every_stage_with_the_large_config(tmp_path):
+def test_scale_benchmark_runs_every_stage_with_the_large_config(
+    tiny_movielens, tfds_cache, tmp_path
+):
     """The same code path as 20M (configs/large.toml: LazyAdam, per-lookup L2, big batches),
-    at 20,000 synthetic ratings."""
+    at 20,000 synthetic ratings, with the tiny models of the other tests (the benchmark sets
+    its own data, folders, epochs and, through the config, batch sizes)."""
     from benchmarks import scale
 
-    result = scale.run(str(tmp_path), [20_000], str(tmp_path / "work"), SMALL_SCALE_RUN)
+    small_models = [
+        f"--set={o}"
+        for o in tiny_overrides(tiny_movielens, tfds_cache, tmp_path)
+        if not o.startswith(("data.", "run_dir", "export_dir"))
+        and not any(key in o for key in ("epochs=", "batch_size="))
+    ]
+    result = scale.run(str(tmp_path), [20_000], str(tmp_path / "work"), small_models)
 
     size = result["sizes"]["20000"]
     assert size["exit_code"] == 0
