@@ -26,9 +26,9 @@ def embedding_penalty(l2: float, per_lookup: bool = False) -> dict:
     the batch (`activity_regularizer`): SGD matrix factorisation's per-rating penalty, a
     sparse gradient, and a row penalised in proportion to how often it is seen.
     """
-    if l2 <= 0:
+    penalty = regularizer(l2)
+    if penalty is None:
         return {}
-    penalty = tf.keras.regularizers.l2(l2)
     return {"activity_regularizer" if per_lookup else "embeddings_regularizer": penalty}
 
 

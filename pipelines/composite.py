@@ -79,10 +79,9 @@ class RecommenderModule(tf.Module):
             tf.where(is_seen, -np.inf, score), k=self.k
         )  # ties: retrieval order
         kept = tf.gather(ids, best, batch_dims=1)
-        rate_inputs = {k: inputs[k] for k in self.rating_inputs if k != F.MOVIE_ID.name}
-        rated = self.ranking.signatures[contract.RATE_LISTS_SIGNATURE](
-            **rate_inputs, **{F.MOVIE_ID.name: kept}
-        )
+        rate_inputs = {k: inputs[k] for k in self.rating_inputs if k in inputs}
+        rate_inputs[F.MOVIE_ID.name] = kept
+        rated = self.ranking.signatures[contract.RATE_LISTS_SIGNATURE](**rate_inputs)
         return {
             contract.MOVIE_IDS: kept,
             contract.SCORES: scores,

@@ -70,7 +70,6 @@ class RankingServingModule(tf.Module):
             else spec
             for name, spec in specs.items()
         }
-        self.rating_names = tuple(n for n in network.rating_model.feature_names if n in specs)
         self.serve = tf.function(self._serve)
         self.score_lists = tf.function(self._score_lists)
         self.rate_lists = tf.function(self._rate_lists)
@@ -78,7 +77,7 @@ class RankingServingModule(tf.Module):
             contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs),
             contract.SCORE_LISTS_SIGNATURE: self.score_lists.get_concrete_function(**list_specs),
             contract.RATE_LISTS_SIGNATURE: self.rate_lists.get_concrete_function(
-                **{n: list_specs[n] for n in self.rating_names}
+                **{n: list_specs[n] for n in network.rating_model.feature_names}
             ),
         }
 
