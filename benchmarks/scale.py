@@ -35,8 +35,9 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def one_size(ratings: int, folder: str, cfg) -> list[dict]:
-    """Every stage at one size, in this process; returns [{stage, seconds, peak_mb}]."""
+def one_size(ratings: int, folder: str, cfg, data_only: bool = False) -> list[dict]:
+    """Every stage at one size (the data stages alone with `data_only`: up to the
+    vocabularies), in this process; returns [{stage, seconds, peak_mb}]."""
     import numpy as np
 
     from core import data, history, splits, synthetic, vocab
@@ -47,11 +48,10 @@ def one_size(ratings: int, folder: str, cfg) -> list[dict]:
     stages = []
 
     def timed(name, function):
-        started = time.time()
+        started = time.perf_counter()
         value = function()
-        stages.append(
-            {"stage": name, "seconds": round(time.time() - started, 2), "peak_mb": _peak_mb()}
-        )
+        seconds = time.perf_counter() - started
+        stages.append({"stage": name, "seconds": round(seconds, 3), "peak_mb": _peak_mb()})
         print(json.dumps(stages[-1]), flush=True)
         return value
 
@@ -88,6 +88,8 @@ def one_size(ratings: int, folder: str, cfg) -> list[dict]:
 
     parts = timed("history", with_history)
     vocabularies = timed("vocabularies", lambda: vocab.build(parts["train"]))
+    if data_only:
+        return stages
     index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
     prepared = Prepared(movielens, split, parts, vocabularies, index)
     retrieval_run = jobs.start_run(cfg, "retrieval", prepared)
@@ -103,9 +105,12 @@ def one_size(ratings: int, folder: str, cfg) -> list[dict]:
     return stages
 
 
-def run(output_dir: str, sizes: list[int], work_dir: str, config_args=()) -> dict:
+def run(
+    output_dir: str, sizes: list[int], work_dir: str, config_args=(), data_only: bool = False
+) -> dict:
     """Runs every size in a child process (`config_args`: its --config=/--set= arguments,
-    after one epoch per model); writes the report; returns it."""
+    after one epoch per model); writes the report (`scale`, or `scale-data` for the data
+    stages alone); returns it."""
     results = {}
     for size in sizes:
         folder = os.path.join(work_dir, f"scale-{size}")
@@ -121,6 +126,7 @@ def run(output_dir: str, sizes: list[int], work_dir: str, config_args=()) -> dic
                 f"--config={LARGE_CONFIG}",
                 *ONE_EPOCH,
                 *config_args,
+                *(["--data-only"] if data_only else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -131,8 +137,8 @@ def run(output_dir: str, sizes: list[int], work_dir: str, config_args=()) -> dic
             "seconds": round(time.time() - started, 1),
             "exit_code": child.returncode,
         }
-    result = {"sizes": results, "superlinear": superlinear(results)}
-    stem = os.path.join(output_dir, "scale")
+    result = {"sizes": results, "superlinear": superlinear(results), "data_only": data_only}
+    stem = os.path.join(output_dir, "scale-data" if data_only else "scale")
     write_report(stem, result, to_markdown(result))
     chart(stem + ".png", results)
     return result
@@ -168,7 +174,9 @@ def to_markdown(result: dict) -> str:
     sizes = sorted(result["sizes"], key=int)
     stages = [s["stage"] for s in result["sizes"][sizes[0]]["stages"]]
     lines = [
-        "# Scale: synthetic MovieLens, one epoch per model (seconds / peak RSS MB)",
+        "# Scale: synthetic MovieLens, "
+        + ("the data stages" if result.get("data_only") else "one epoch per model")
+        + " (seconds / peak RSS MB)",
         "",
         "| stage | " + " | ".join(f"{int(s):,} ratings" for s in sizes) + " |",
         "|---" + "|---:" * len(sizes) + "|",
@@ -195,7 +203,7 @@ def to_markdown(result: dict) -> str:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+    return f"{value:.2f} s" if value < 1 else f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
 
 
 def chart(path: str, results: dict) -> None:
@@ -230,7 +238,7 @@ def main(argv: list[str]) -> int:
     overrides = [a.split("=", 1)[1] for a in argv[2:] if a.startswith("--set=")]
     configs = [a.split("=", 1)[1] for a in argv[2:] if a.startswith("--config=")]
     cfg = load_config(PipelineConfig, configs or None, overrides)
-    one_size(size, folder, cfg)
+    one_size(size, folder, cfg, data_only="--data-only" in argv)
     return 0
 
 

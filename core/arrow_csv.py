@@ -15,14 +15,18 @@ import os
 import numpy as np
 
 from core import features as F
+from core.columns import Gathered
+from core.order import rating_order
 from core.tfds_local import DataError
 
 Columns = dict[str, np.ndarray]
 
 
 def read_folder(folder: str) -> tuple[Columns, Columns]:
-    """(ratings, movies) columns of a folder in the current layout, in file order; the
-    ratings without the movie columns that `core.data.load` reads through the catalogue."""
+    """(ratings, movies) columns of a folder in the current layout, in `core.data.load`'s
+    order and form: movies by id, ratings by (user, time, movie) with their movie columns
+    read through catalogue rows. Sorted on the integer ids as read (20M ratings: under 1 s;
+    the same sort on the id strings took 14)."""
     from pyarrow import csv
 
     def read(name: str, types: dict) -> dict:
@@ -39,27 +43,47 @@ def read_folder(folder: str) -> tuple[Columns, Columns]:
         {"userId": "int64", "movieId": "int64", "rating": "float32", "timestamp": "int64"},
     )
     order = np.argsort(movies["movieId"], kind="stable")
-    known = movies["movieId"][order]
-    rows = order[np.minimum(np.searchsorted(known, ratings["movieId"]), len(known) - 1)]
-    missing = movies["movieId"][rows] != ratings["movieId"]
+    movies = {name: values[order] for name, values in movies.items()}  # data.load's order
+    by_time = rating_order(ratings["userId"], ratings["timestamp"], ratings["movieId"])
+    ratings = {name: values[by_time] for name, values in ratings.items()}
+    known = movies["movieId"]
+    rows = _catalogue_rows(known, ratings["movieId"])
+    missing = rows < 0
     if missing.any():
         raise DataError(
             f"{os.path.join(folder, 'ratings.csv')}: movie {ratings['movieId'][missing][0]} "
             "is not in movies.csv"
         )
     catalogue = {
-        F.MOVIE_ID.name: _as_strings(movies["movieId"]),
+        F.MOVIE_ID.name: _as_strings(known),
         F.MOVIE_TITLE.name: movies["title"].astype(object),
         F.MOVIE_GENRES.name: _multi_hot(movies["genres"]),
     }
-    users, user_rows = np.unique(ratings["userId"], return_inverse=True)
+    users = ratings["userId"]
+    new_user = np.ones(len(users), dtype=bool)  # sorted: each user is one block
+    new_user[1:] = users[1:] != users[:-1]
     rated = {
-        F.USER_ID.name: _as_strings(users)[user_rows],
+        F.USER_ID.name: _as_strings(users[new_user])[np.cumsum(new_user) - 1],
         F.USER_RATING.name: ratings["rating"],
         F.MOVIE_ID.name: catalogue[F.MOVIE_ID.name][rows],
         F.TIMESTAMP.name: ratings["timestamp"],
-    }  # the movie columns are added by `core.data.load`, through each rating's movie
+        **{n: Gathered(rows, v) for n, v in catalogue.items() if n != F.MOVIE_ID.name},
+    }
     return rated, catalogue
+
+
+def _catalogue_rows(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Each id's row in the sorted `known` ids, -1 where absent: through a dense table when
+    the ids are small non-negative ints (one pass), else by binary search."""
+    if not len(known) or not len(ids):
+        return np.full(len(ids), -1, np.int64)
+    low, high = min(known[0], ids.min()), max(known[-1], ids.max())
+    if low >= 0 and high < max(4 * len(ids), 1 << 20):
+        table = np.full(high + 1, -1, np.int64)
+        table[known[::-1]] = np.arange(len(known))[::-1]  # the first of repeated ids
+        return table[ids]
+    rows = np.minimum(np.searchsorted(known, ids), len(known) - 1)
+    return np.where(known[rows] == ids, rows, -1)
 
 
 def _as_strings(ids: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from core import arrow_csv
 from core import features as F
 from core.columns import Gathered
 from core.config import ENV_MOVIELENS_DIR, DataConfig
+from core.order import rating_order
 from core.tfds_local import (
     CSV_FILES,
     DataError,
@@ -82,17 +83,21 @@ def load(cfg: DataConfig) -> MovieLens:
     if cfg.reader == "arrow":
         folder = cfg.movielens_dir or os.environ.get(ENV_MOVIELENS_DIR, "")
         validate_csv_folder(folder)
-        ratings, movies = arrow_csv.read_folder(folder)
+        ratings, movies = arrow_csv.read_folder(folder)  # sorted and through the catalogue
     else:
         prefix = TFDS_CONFIGS[cfg.dataset]
-        ratings = _read(_builder(cfg, f"{prefix}-ratings"))
+        ratings = _sort_ratings(_read(_builder(cfg, f"{prefix}-ratings")))
         movies = _read(_builder(cfg, f"{prefix}-movies"))
-    ratings = _sort_ratings(ratings)
-    order = np.argsort(id_sort_keys(movies[F.MOVIE_ID.name]), kind="stable")
-    movies = {k: v[order] for k, v in movies.items()}
-    ratings = _through_catalogue(ratings, movies)
+        order = np.argsort(id_sort_keys(movies[F.MOVIE_ID.name]), kind="stable")
+        movies = {k: v[order] for k, v in movies.items()}
+        ratings = _through_catalogue(ratings, movies)
     has_demographics = F.USER_GENDER.name in ratings
-    log.info("%s: %d ratings, %d movies", cfg.dataset, len(ratings[F.USER_ID.name]), len(order))
+    log.info(
+        "%s: %d ratings, %d movies",
+        cfg.dataset,
+        len(ratings[F.USER_ID.name]),
+        len(movies[F.MOVIE_ID.name]),
+    )
     return MovieLens(cfg.dataset, ratings, movies, has_demographics)
 
 
@@ -204,14 +209,8 @@ def _read(builder: tfds.core.DatasetBuilder) -> Columns:
 
 
 def _sort_ratings(ratings: Columns) -> Columns:
-    order = np.lexsort(
-        [
-            id_sort_keys(ratings[F.MOVIE_ID.name]),
-            ratings[F.TIMESTAMP.name],
-            id_sort_keys(ratings[F.USER_ID.name]),
-        ]
-    )
-    return take(ratings, order)
+    users, times = id_sort_keys(ratings[F.USER_ID.name]), ratings[F.TIMESTAMP.name]
+    return take(ratings, rating_order(users, times, id_sort_keys(ratings[F.MOVIE_ID.name])))
 
 
 def _through_catalogue(ratings: Columns, movies: Columns) -> Columns:

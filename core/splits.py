@@ -16,8 +16,10 @@ import dataclasses
 import numpy as np
 
 from core import features as F
+from core.columns import Gathered
 from core.config import DataConfig
 from core.data import Columns, id_sort_keys, take
+from core.order import rating_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,41 +56,56 @@ def random_split(
     return Split(np.sort(train), np.sort(validation), np.sort(test))
 
 
-def temporal_split(user_ids: np.ndarray, timestamps: np.ndarray, movie_ids: np.ndarray) -> Split:
+def temporal_split(user_ids: np.ndarray, timestamps: np.ndarray, movie_keys: np.ndarray) -> Split:
     """Leave-last-out split per user (see module docstring).
 
     Args:
       user_ids: [n] str.
       timestamps: [n] int64 seconds.
-      movie_ids: [n] str; breaks timestamp ties (numeric order for numeric ids).
+      movie_keys: [n] movie ids (numeric order for numeric ids), or any keys in their order
+        (`data.load`'s catalogue rows); they break timestamp ties.
     """
-    users, movies = id_sort_keys(user_ids), id_sort_keys(movie_ids)
-    if _in_order(users, timestamps, movies):  # data.load's order: no sort needed
-        order = np.arange(len(users))
+    movie_keys = _sortable(movie_keys)
+    same_user = user_ids[1:] == user_ids[:-1]
+    in_order = _in_order(user_ids, same_user, timestamps, movie_keys)
+    if in_order:  # data.load's order: O(n)
+        order = np.arange(len(user_ids))
+        is_last_of_user = np.append(~same_user, True)
     else:
-        order = np.lexsort([movies, timestamps, users])
-    sorted_users = user_ids[order]
+        order = rating_order(_sortable(user_ids), timestamps, movie_keys)
+        sorted_users = user_ids[order]
+        is_last_of_user = np.append(sorted_users[1:] != sorted_users[:-1], True)
     # Rank of each row counted from the user's last rating: 0 = last.
-    is_last_of_user = np.append(sorted_users[1:] != sorted_users[:-1], True)
     user_end = np.flatnonzero(is_last_of_user)
     user_start = np.concatenate([[0], user_end[:-1] + 1])
     counts = user_end - user_start + 1
     position = np.arange(len(order)) - np.repeat(user_start, counts)
     from_last = np.repeat(counts, counts) - 1 - position
     eligible = np.repeat(counts, counts) >= 3
-    test = order[eligible & (from_last == 0)]
-    validation = order[eligible & (from_last == 1)]
-    train = order[~eligible | (from_last >= 2)]
-    return Split(np.sort(train), np.sort(validation), np.sort(test))
+    parts = [
+        order[~eligible | (from_last >= 2)],
+        order[eligible & (from_last == 1)],
+        order[eligible & (from_last == 0)],
+    ]
+    return Split(*(parts if in_order else [np.sort(p) for p in parts]))
 
 
-def _in_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> bool:
-    """Whether rows are already sorted by (user, time, movie) keys: O(n), where the sort is
-    O(n log n) (20M ratings: seconds)."""
-    u, t, m = (users[1:], users[:-1]), (times[1:], times[:-1]), (movies[1:], movies[:-1])
-    same_user, same_time = u[0] == u[1], t[0] == t[1]
-    later = (u[0] > u[1]) | (same_user & ((t[0] > t[1]) | (same_time & (m[0] >= m[1]))))
-    return bool(np.all(later))
+def _in_order(
+    users: np.ndarray, same_user: np.ndarray, times: np.ndarray, movies: np.ndarray
+) -> bool:
+    """Whether each user's rows form one block ordered by (time, movie): O(n), where the
+    sort is O(n log n) (20M ratings: seconds). The blocks themselves may come in any order."""
+    starts = np.flatnonzero(np.r_[True, ~same_user]) if len(users) else np.arange(0)
+    if len(set(users[starts].tolist())) != len(starts):
+        return False
+    t, m = (times[1:], times[:-1]), (movies[1:], movies[:-1])
+    later = (t[0] > t[1]) | ((t[0] == t[1]) & (m[0] >= m[1]))
+    return bool(np.all(later | ~same_user))
+
+
+def _sortable(keys: np.ndarray) -> np.ndarray:
+    """Integer keys as they are, string ids as `id_sort_keys`."""
+    return keys if np.issubdtype(keys.dtype, np.integer) else id_sort_keys(keys)
 
 
 def make_split(ratings: Columns, cfg: DataConfig) -> Split:
@@ -97,9 +114,9 @@ def make_split(ratings: Columns, cfg: DataConfig) -> Split:
         return random_split(
             len(ratings[F.USER_ID.name]), cfg.seed, cfg.test_fraction, cfg.validation_fraction
         )
-    return temporal_split(
-        ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name], ratings[F.MOVIE_ID.name]
-    )
+    movies = ratings.get(F.MOVIE_TITLE.name)  # data.load's: read through catalogue rows
+    keys = movies.rows if isinstance(movies, Gathered) else ratings[F.MOVIE_ID.name]
+    return temporal_split(ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name], keys)
 
 
 def split_columns(ratings: Columns, split: Split) -> dict[str, Columns]:

@@ -196,7 +196,7 @@ def cmd_benchmark_scale(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     _config(args)  # a wrong key or value fails here, before any size runs
     extra = [f"--config={c}" for c in args.config] + [f"--set={o}" for o in args.overrides]
-    result = scale.run(args.output, sizes, args.work_dir, extra)
+    result = scale.run(args.output, sizes, args.work_dir, extra, data_only=args.data_only)
     print(scale.to_markdown(result), end="")
     return 0 if all(r["exit_code"] == 0 for r in result["sizes"].values()) else 1
 
@@ -649,6 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_scale.add_argument(
         "--work-dir", default="runs/scale", help="where each size's data, runs and models go"
+    )
+    bench_scale.add_argument(
+        "--data-only",
+        action="store_true",
+        help="only the data stages (load to vocabularies), into scale-data.{json,md,png}",
     )
     bench_workers = benchmark(
         "workers",

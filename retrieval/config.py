@@ -25,6 +25,11 @@ class TowerConfig(FeatureSwitches):
         embeddings, and the newest one's own embedding (what the user watched last
         predicts what they watch next).
       history_length: How many of the newest `recent_movie_ids` the query tower reads.
+      attention_layers: Self-attention blocks over those movies (SASRec's encoder:
+        learned positions, multi-head attention, a feed-forward layer, residuals and layer
+        norms); the newest position's output joins the query. 0: the mean and the newest
+        movie alone.
+      attention_heads: Heads of each block's attention.
       use_movie_content: Candidate tower reads title tokens and genres.
     """
 
@@ -36,6 +41,8 @@ class TowerConfig(FeatureSwitches):
     l2: float = 0.0
     normalize: bool = True
     history_length: int = 10
+    attention_layers: int = 0
+    attention_heads: int = 2
 
 
 @dataclasses.dataclass

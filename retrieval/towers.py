@@ -71,8 +71,17 @@ class QueryTower(tf.keras.Model):
             self.time_stats = vocab.numeric_stats[F.TIMESTAMP.name]
             self.time_range = vocab.time_range
         self.movie_ids = movie_ids
+        self.attention = None
         if cfg.use_history:
             self.last_movie = embedding(vocab_files["movie_id"], cfg.id_embedding_dim, cfg.l2)
+            if cfg.attention_layers:
+                self.attention = HistoryAttention(
+                    cfg.history_length,
+                    cfg.id_embedding_dim,
+                    cfg.attention_layers,
+                    cfg.attention_heads,
+                    cfg.dropout,
+                )
         self.mlp = _mlp(cfg, "query_mlp")
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -84,11 +93,50 @@ class QueryTower(tf.keras.Model):
             parts.append(standardize(time, self.time_stats)[:, tf.newaxis])
         if self.cfg.use_history:
             history = inputs[F.RECENT_MOVIE_IDS.name][:, : self.cfg.history_length]
-            parts.append(masked_mean(self.movie_ids(history), tf.not_equal(history, F.PAD)))
-            newest = history[:, 0]
-            is_movie = tf.cast(tf.not_equal(newest, F.PAD), tf.float32)[:, tf.newaxis]
-            parts.append(self.last_movie(newest) * is_movie)
+            present = tf.not_equal(history, F.PAD)
+            movies = self.movie_ids(history)
+            parts.append(masked_mean(movies, present))
+            is_movie = tf.cast(present[:, :1], tf.float32)
+            parts.append(self.last_movie(history[:, 0]) * is_movie)
+            if self.attention is not None:
+                parts.append(self.attention(movies, present, training=training) * is_movie)
         return _finish(self.mlp(tf.concat(parts, axis=1), training=training), self.cfg)
+
+
+class HistoryAttention(tf.keras.layers.Layer):
+    """SASRec's encoder over a newest-first history: [batch, n, d] movie embeddings and
+    their [batch, n] presence -> [batch, d], the newest position's output after
+    `num_layers` blocks of self-attention and a feed-forward layer (residuals, layer norms,
+    learned positions). Padding is masked out of every attention."""
+
+    def __init__(self, length: int, dim: int, num_layers: int, num_heads: int, dropout: float):
+        super().__init__(name="history_attention")
+        self.positions = tf.keras.layers.Embedding(length, dim)
+        self.blocks = [
+            (
+                tf.keras.layers.MultiHeadAttention(
+                    num_heads, key_dim=max(1, dim // num_heads), dropout=dropout
+                ),
+                tf.keras.layers.LayerNormalization(),
+                tf.keras.Sequential(
+                    [
+                        tf.keras.layers.Dense(dim, "relu"),
+                        tf.keras.layers.Dropout(dropout),
+                        tf.keras.layers.Dense(dim),
+                    ]
+                ),
+                tf.keras.layers.LayerNormalization(),
+            )
+            for _ in range(num_layers)
+        ]
+
+    def call(self, movies: tf.Tensor, present: tf.Tensor, training: bool = False) -> tf.Tensor:
+        x = movies + self.positions(tf.range(tf.shape(movies)[1]))[tf.newaxis]
+        mask = present[:, tf.newaxis, :] & present[:, :, tf.newaxis]
+        for attention, norm, feed_forward, norm_out in self.blocks:
+            x = norm(x + attention(x, x, attention_mask=mask, training=training))
+            x = norm_out(x + feed_forward(x, training=training))
+        return x[:, 0, :]
 
 
 class CandidateTower(tf.keras.Model):

@@ -46,8 +46,11 @@ def test_temporal_split_of_sorted_rows_skips_the_sort_and_agrees():
     users, times, movies = keys // 2400, keys // 80 % 30, keys % 80
     order = np.lexsort([movies, times, users])
     in_order = [np.array([str(v) for v in c[order]], dtype=object) for c in (users, movies)]
-    assert splits._in_order(users[order], times[order], movies[order])
-    assert not splits._in_order(users, times, movies)
+    ordered_users = users[order]
+    assert splits._in_order(
+        ordered_users, ordered_users[1:] == ordered_users[:-1], times[order], movies[order]
+    )
+    assert not splits._in_order(users, users[1:] == users[:-1], times, movies)
     a = splits.temporal_split(in_order[0], times[order], in_order[1])
     shuffle = rng.permutation(2000)
     b = splits.temporal_split(in_order[0][shuffle], times[order][shuffle], in_order[1][shuffle])

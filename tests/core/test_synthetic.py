@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from core import data, synthetic
 from core.config import DataConfig
+from core.tfds_local import DataError
 
 
 def _ratings(folder) -> np.ndarray:
@@ -57,11 +59,44 @@ def test_read_back_through_tfds_as_movielens_csv(tmp_path):
             np.testing.assert_array_equal(values, arrow_columns[name], err_msg=name)
 
 
+def test_arrow_reader_sorts_unordered_files_with_ties_as_tfds_does(tmp_path):
+    """Rows out of order, ties on (user, time), ids whose text order is not their numeric
+    order: both readers give the same columns in (user, time, movie) order."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "movies.csv").write_text(
+        "movieId,title,genres\n10,Ten (1990),Drama\n9,Nine (1991),Comedy\n100,Hundred (1992),"
+        "Drama|Comedy\n"
+    )
+    (folder / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n"
+        "10,100,4.0,50\n2,10,3.0,50\n10,9,5.0,50\n2,9,1.0,40\n10,10,2.5,20\n2,100,2.0,50\n"
+    )
+    cfg = DataConfig(
+        dataset="movielens-csv", movielens_dir=str(folder), tfds_data_dir=str(tmp_path / "tfds")
+    )
+    fast = data.load(dataclasses.replace(cfg, reader="arrow"))
+    assert fast.ratings["user_id"].tolist() == ["2", "2", "2", "10", "10", "10"]
+    assert fast.ratings["movie_id"].tolist() == ["9", "10", "100", "10", "9", "100"]
+    assert fast.ratings["timestamp"].tolist() == [40, 50, 50, 20, 50, 50]
+    assert np.asarray(fast.ratings["movie_title"]).tolist()[:2] == ["Nine (1991)", "Ten (1990)"]
+    loaded = data.load(cfg)
+    for name, values in loaded.ratings.items():
+        np.testing.assert_array_equal(values, fast.ratings[name], err_msg=name)
+
+
+@pytest.mark.parametrize("missing_id", [7, 10**12])  # dense table / binary search
+def test_arrow_reader_names_a_rated_movie_missing_from_movies_csv(tmp_path, missing_id):
+    (tmp_path / "movies.csv").write_text("movieId,title,genres\n1,One (1990),Drama\n")
+    (tmp_path / "ratings.csv").write_text(
+        f"userId,movieId,rating,timestamp\n1,1,4.0,5\n1,{missing_id},3.0,6\n"
+    )
+    cfg = DataConfig(dataset="movielens-csv", movielens_dir=str(tmp_path), reader="arrow")
+    with pytest.raises(DataError, match=f"movie {missing_id} is not in movies.csv"):
+        data.load(cfg)
+
+
 def test_a_csv_folder_without_its_files_is_named(tmp_path):
-    import pytest
-
-    from core.tfds_local import DataError
-
     cfg = DataConfig(dataset="movielens-csv", movielens_dir=str(tmp_path))
     with pytest.raises(DataError, match="ratings.csv does not exist"):
         data.load(cfg)
