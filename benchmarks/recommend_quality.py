@@ -134,6 +134,54 @@ def run(
     return result
 
 
+def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
+    """The benchmark once per seed (`data.seed`: initialisation, shuffling, sampled
+    negatives; the temporal split does not depend on it), then the spread of what users
+    receive from the two-stage pipeline and from retrieval alone, and of their ratio, in
+    recommend-seeds.{json,md}: one seed's difference of two models can be its luck."""
+    per_seed = {}
+    for seed in seeds:
+        seeded = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed))
+        with tempfile.TemporaryDirectory() as scratch:
+            result = run(seeded, scratch, grpc_pass=False)
+        ours, alone = result["metrics"]["two-stage (ours)"], result["metrics"]["retrieval alone"]
+        per_seed[str(seed)] = {
+            "two-stage hr@10": ours["hr@10"],
+            "two-stage ndcg@10": ours["ndcg@10"],
+            "retrieval hr@10": alone["hr@10"],
+            "retrieval ndcg@10": alone["ndcg@10"],
+            "ratio": ours["hr@10"] / alone["hr@10"] if alone["hr@10"] else float("inf"),
+        }
+    columns = next(iter(per_seed.values())).keys()
+    spread = {
+        c: {
+            "mean": round(float(np.mean([r[c] for r in per_seed.values()])), 4),
+            "sd": round(float(np.std([r[c] for r in per_seed.values()], ddof=1)), 4)
+            if len(per_seed) > 1
+            else 0.0,
+        }
+        for c in columns
+    }
+    result = {"dataset": cfg.data.dataset, "seeds": per_seed, "spread": spread}
+    lines = [
+        f"# What users receive over {len(seeds)} seeds: {cfg.data.dataset}, temporal split",
+        "",
+        "| seed | " + " | ".join(columns) + " |",
+        "|---:" + "|---:" * len(columns) + "|",
+    ]
+    for seed, r in per_seed.items():
+        lines.append(f"| {seed} | " + " | ".join(f"{r[c]:.4f}" for c in columns) + " |")
+    lines.append(
+        "| mean ± sd | "
+        + " | ".join(f"{spread[c]['mean']:.4f} ± {spread[c]['sd']:.4f}" for c in columns)
+        + " |"
+    )
+    markdown = "\n".join(lines) + "\n"
+    write_report(os.path.join(output_dir, "recommend-seeds"), result, markdown)
+    print(markdown, end="")
+    return result
+
+
 def test_requests(prepared: Prepared, history_length: int) -> dict[str, np.ndarray]:
     """Each test user's request at the time of their test rating: their profile of earlier
     ratings (`serving.recommend.build_profiles`: features, newest movies, every movie seen)."""

@@ -24,7 +24,8 @@ class Prepared:
       movielens: The loaded dataset (ratings sorted by user, time, movie).
       split: Row indices of each part.
       parts: "train" / "validation" / "test" columns, with `recent_movie_ids`
-        ([n, history_length], from non-test ratings strictly before each rating).
+        ([n, history_length], from the non-test ratings before each rating in (time, movie)
+        order).
       vocab: Vocabularies and numeric statistics of the train part only.
       movie_index: Movie id -> row of `movielens.movies` (the catalogue).
     """

@@ -159,7 +159,11 @@ def cmd_benchmark_recommend(args: argparse.Namespace) -> int:
     """End to end on the temporal split: the exported two-stage recommender against the peers."""
     from benchmarks import recommend_quality
 
-    recommend_quality.run(_config(args), args.output, train=not args.skip_training)
+    if args.seeds:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+        recommend_quality.run_seeds(_config(args), args.output, seeds)
+    else:
+        recommend_quality.run(_config(args), args.output, train=not args.skip_training)
     return 0
 
 
@@ -589,6 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-training",
         action="store_true",
         help="evaluate the models already in --export-dir (trained on the temporal split)",
+    )
+    bench_recommend.add_argument(
+        "--seeds",
+        default="",
+        help="train and evaluate once per seed (comma-separated), into recommend-seeds.{json,md}: "
+        "the spread a single run hides",
     )
     bench_serving = benchmark(
         "serving",

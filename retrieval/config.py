@@ -28,7 +28,8 @@ class TowerConfig(FeatureSwitches):
       attention_layers: Self-attention blocks over those movies (SASRec's encoder:
         learned positions, multi-head attention, a feed-forward layer, residuals and layer
         norms); the newest position's output joins the query. 0: the mean and the newest
-        movie alone.
+        movie alone. One block over 20 movies: two-stage HR@10 0.204 +- 0.003 over three seeds
+        against 0.198 with the mean over 10 (retrieval alone 0.192 against 0.187).
       attention_heads: Heads of each block's attention.
       use_movie_content: Candidate tower reads title tokens and genres.
     """
@@ -40,8 +41,8 @@ class TowerConfig(FeatureSwitches):
     dropout: float = 0.1
     l2: float = 0.0
     normalize: bool = True
-    history_length: int = 10
-    attention_layers: int = 0
+    history_length: int = 20
+    attention_layers: int = 1
     attention_heads: int = 2
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+import pytest
+
 from tests.conftest import tiny_config, tiny_overrides
 
 
@@ -217,3 +219,31 @@ def test_scale_flags_a_stage_whose_time_per_rating_grew_past_the_limit():
     assert scale.superlinear(results) == ["train"]
     results["10000"] = size(10.0, 29.0)  # 1.45x per rating: within the limit
     assert scale.superlinear(results) == []
+
+
+def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeypatch):
+    """The aggregation of `recsys benchmark recommend --seeds`: each seed's run (here a
+    stand-in that answers by seed) is trained with that `data.seed`; mean and sample sd."""
+    from benchmarks import recommend_quality
+    from pipelines.config import PipelineConfig
+
+    hit_rates = {1: (0.20, 0.16), 2: (0.18, 0.16), 3: (0.22, 0.20)}  # seed: (ours, alone)
+
+    def one_run(cfg, output_dir, grpc_pass):
+        assert not grpc_pass and output_dir != str(tmp_path)
+        ours, alone = hit_rates[cfg.data.seed]
+        return {
+            "metrics": {
+                "two-stage (ours)": {"hr@10": ours, "ndcg@10": ours / 2},
+                "retrieval alone": {"hr@10": alone, "ndcg@10": alone / 2},
+            }
+        }
+
+    monkeypatch.setattr(recommend_quality, "run", one_run)
+    result = recommend_quality.run_seeds(PipelineConfig(), str(tmp_path), [1, 2, 3])
+    assert result["seeds"]["2"]["ratio"] == pytest.approx(0.18 / 0.16)
+    assert result["spread"]["two-stage hr@10"] == {"mean": 0.2, "sd": 0.02}
+    assert result["spread"]["retrieval hr@10"]["sd"] == pytest.approx(0.0231, abs=1e-4)
+    table = (tmp_path / "recommend-seeds.md").read_text()
+    assert "| 3 | 0.2200 | 0.1100 | 0.2000 | 0.1000 | 1.1000 |" in table
+    assert "0.2000 ± 0.0200" in table

@@ -1,4 +1,4 @@
-"""recent_movie_ids: strictly earlier, visible ratings only, newest first."""
+"""recent_movie_ids: earlier in (time, movie) order, visible ratings only, newest first."""
 
 from __future__ import annotations
 
@@ -30,12 +30,8 @@ def test_history_hand_made():
         [
             ("1", 10, "a"),  # 0: nothing before
             ("1", 20, "b"),  # 1: a
-            ("1", 20, "c"),  # 2: same second as b -> b is not "before": a
-            (
-                "1",
-                30,
-                "d",
-            ),  # 3: invisible (a test rating); history c, b (newest first; a cut by length 2)
+            ("1", 20, "c"),  # 2: same second as b, after it in the split's order: b, a
+            ("1", 30, "d"),  # 3: invisible (a test rating); history c, b (a cut by length 2)
             ("1", 40, "e"),  # 4: d is invisible -> c, b
             ("2", 5, "x"),  # 5: another user: nothing before
         ]
@@ -45,7 +41,7 @@ def test_history_hand_made():
     assert got.tolist() == [
         [PAD, PAD],
         ["a", PAD],
-        ["a", PAD],
+        ["b", "a"],
         ["c", "b"],
         ["c", "b"],
         [PAD, PAD],
@@ -59,15 +55,15 @@ def test_unsorted_ratings_are_rejected():
 
 
 def test_vectorised_history_equals_the_definition_on_random_data():
-    """Against the definition, row by row: the user's visible movies strictly earlier,
-    newest first (ties in time keep the ratings' order), at most `length`."""
+    """Against the definition, row by row: the user's visible movies in the rows before
+    (sorted by user, time, movie), newest first, at most `length`."""
     rng = np.random.default_rng(0)
     rows = _random_rows(rng, 600, users=30, times=40, movies=50)
     ratings = _ratings(rows)
     visible = rng.random(len(rows)) < 0.8
     got = recent_history(ratings, visible, length=5)
-    for i, (user, time, _) in enumerate(rows):
-        earlier = [m for j, (u, t, m) in enumerate(rows) if u == user and t < time and visible[j]]
+    for i, (user, _, _) in enumerate(rows):
+        earlier = [m for j, (u, _, m) in enumerate(rows[:i]) if u == user and visible[j]]
         expected = earlier[::-1][:5]
         assert got[i].tolist() == expected + [PAD] * (5 - len(expected))
 
