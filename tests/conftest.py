@@ -68,6 +68,7 @@ def tiny_overrides(
         "retrieval.model.id_embedding_dim=8",
         "retrieval.model.feature_embedding_dim=4",
         "retrieval.model.history_length=3",
+        "retrieval.model.attention_layers=0",  # tested in test_towers; keeps the suite < 10 min
         "retrieval.trainer.epochs=2",
         "retrieval.trainer.batch_size=16",
         "retrieval.trainer.tensorboard=false",
