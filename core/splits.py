@@ -18,7 +18,7 @@ import numpy as np
 from core import features as F
 from core.columns import Gathered
 from core.config import DataConfig
-from core.data import Columns, id_sort_keys, take
+from core.data import Columns, id_sort_keys, movie_rows, take
 from core.order import rating_order
 
 
@@ -114,8 +114,8 @@ def make_split(ratings: Columns, cfg: DataConfig) -> Split:
         return random_split(
             len(ratings[F.USER_ID.name]), cfg.seed, cfg.test_fraction, cfg.validation_fraction
         )
-    movies = ratings.get(F.MOVIE_TITLE.name)  # data.load's: read through catalogue rows
-    keys = movies.rows if isinstance(movies, Gathered) else ratings[F.MOVIE_ID.name]
+    through_catalogue = isinstance(ratings.get(F.MOVIE_TITLE.name), Gathered)  # data.load's
+    keys = movie_rows(ratings) if through_catalogue else ratings[F.MOVIE_ID.name]
     return temporal_split(ratings[F.USER_ID.name], ratings[F.TIMESTAMP.name], keys)
 
 
