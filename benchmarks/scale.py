@@ -2,7 +2,8 @@
 
     recsys benchmark scale --sizes 1000000,5000000,20000000
 
-Each size runs in its own process (so its peak memory is its own): synthesize (ML-20M's
+Each size runs in its own process (so its peak memory is its own; `--repeats N`: in N
+processes, each stage's median time kept): synthesize (ML-20M's
 proportions: 145 ratings per user, 740 per movie), load (`data.reader = "arrow"`: TFDS's
 parser takes ~110 s per million ratings), split, history,
 vocabularies, the retrieval stage (one epoch, evaluation, export of both indexes) and the
@@ -106,42 +107,79 @@ def one_size(ratings: int, folder: str, cfg, data_only: bool = False) -> list[di
 
 
 def run(
-    output_dir: str, sizes: list[int], work_dir: str, config_args=(), data_only: bool = False
+    output_dir: str,
+    sizes: list[int],
+    work_dir: str,
+    config_args=(),
+    data_only: bool = False,
+    repeats: int = 1,
 ) -> dict:
-    """Runs every size in a child process (`config_args`: its --config=/--set= arguments,
-    after one epoch per model); writes the report (`scale`, or `scale-data` for the data
-    stages alone); returns it."""
+    """Runs every size in `repeats` child processes (`config_args`: their --config=/--set=
+    arguments, after one epoch per model) and keeps each stage's median seconds and largest
+    peak RSS; writes the report (`scale`, or `scale-data` for the data stages alone);
+    returns it.
+
+    Repeats: the data stages at 20M spend most of their time getting memory from the kernel
+    (one 80 MB cumulative sum took 0.6 s on fresh pages, 0.03 s on pages already mapped), and
+    that cost varies from process to process (load: 1.5, 2.1 and 4.4 s in three runs)."""
     results = {}
+    args = [*config_args, *(["--data-only"] if data_only else [])]
     for size in sizes:
         folder = os.path.join(work_dir, f"scale-{size}")
-        print(f"--- {size:,} ratings in {folder}", flush=True)
-        started = time.time()
-        child = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.scale",
-                str(size),
-                folder,
-                f"--config={LARGE_CONFIG}",
-                *ONE_EPOCH,
-                *config_args,
-                *(["--data-only"] if data_only else []),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        stages = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
-        results[str(size)] = {
-            "stages": stages,
-            "seconds": round(time.time() - started, 1),
-            "exit_code": child.returncode,
-        }
-    result = {"sizes": results, "superlinear": superlinear(results), "data_only": data_only}
+        runs = []
+        for repeat in range(repeats):
+            print(f"--- {size:,} ratings in {folder} ({repeat + 1} of {repeats})", flush=True)
+            runs.append(_child(size, folder, args))
+        results[str(size)] = _median_run(runs)
+    result = {
+        "sizes": results,
+        "superlinear": superlinear(results),
+        "data_only": data_only,
+        "repeats": repeats,
+    }
     stem = os.path.join(output_dir, "scale-data" if data_only else "scale")
     write_report(stem, result, to_markdown(result))
     chart(stem + ".png", results)
     return result
+
+
+def _child(size: int, folder: str, args) -> dict:
+    """One size in a process of its own: {stages, seconds, exit_code}."""
+    started = time.time()
+    child = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", str(size), folder, f"--config={LARGE_CONFIG}"]
+        + [*ONE_EPOCH, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stages = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+    return {
+        "stages": stages,
+        "seconds": round(time.time() - started, 1),
+        "exit_code": child.returncode,
+    }
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """Per stage the median seconds and the largest peak of the runs that finished it."""
+    names = [s["stage"] for s in max(runs, key=lambda r: len(r["stages"]))["stages"]]
+    stages = []
+    for name in names:
+        found = [s for r in runs for s in r["stages"] if s["stage"] == name]
+        seconds = sorted(s["seconds"] for s in found)
+        stages.append(
+            {
+                "stage": name,
+                "seconds": seconds[len(seconds) // 2],
+                "peak_mb": max(s["peak_mb"] for s in found),
+                **({"runs": seconds} if len(runs) > 1 else {}),
+            }
+        )
+    return {
+        "stages": stages,
+        "seconds": sorted(r["seconds"] for r in runs)[len(runs) // 2],
+        "exit_code": max((r["exit_code"] for r in runs), key=abs),
+    }
 
 
 ONE_EPOCH = [
@@ -173,29 +211,40 @@ def superlinear(results: dict) -> list[str]:
 def to_markdown(result: dict) -> str:
     sizes = sorted(result["sizes"], key=int)
     stages = [s["stage"] for s in result["sizes"][sizes[0]]["stages"]]
+    repeats = result.get("repeats", 1)
     lines = [
         "# Scale: synthetic MovieLens, "
         + ("the data stages" if result.get("data_only") else "one epoch per model")
-        + " (seconds / peak RSS MB)",
+        + " (seconds / peak RSS MB"
+        + (f"; median of {repeats} processes per size" if repeats > 1 else "")
+        + ")",
         "",
-        "| stage | " + " | ".join(f"{int(s):,} ratings" for s in sizes) + " |",
-        "|---" + "|---:" * len(sizes) + "|",
+        "| stage | "
+        + " | ".join(f"{int(s):,} ratings" for s in sizes)
+        + " | per rating, largest / smallest |",
+        "|---" + "|---:" * (len(sizes) + 1) + "|",
     ]
     for stage in stages:
-        cells = []
+        cells, per_rating = [], []
         for size in sizes:
             found = [s for s in result["sizes"][size]["stages"] if s["stage"] == stage]
             cells.append(
                 f"{_seconds(found[0]['seconds'])} / {found[0]['peak_mb']:.0f}" if found else "-"
             )
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+            per_rating.append(found[0]["seconds"] / int(size) if found else None)
+        growth = (
+            f"{per_rating[-1] / per_rating[0]:.2f}x"
+            if per_rating[0] and per_rating[-1] is not None
+            else "-"
+        )
+        lines.append(f"| {stage} | " + " | ".join(cells) + f" | {growth} |")
     lines.append(
         "| **total** | "
         + " | ".join(
             f"{result['sizes'][s]['seconds']:.0f} s (exit {result['sizes'][s]['exit_code']})"
             for s in sizes
         )
-        + " |"
+        + " | |"
     )
     flagged = ", ".join(result["superlinear"]) or "none"
     lines += ["", f"Time per rating grew more than {LINEAR}x (smallest to largest): {flagged}."]

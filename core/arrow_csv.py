@@ -16,7 +16,7 @@ import numpy as np
 
 from core import features as F
 from core.columns import Gathered
-from core.order import rating_order
+from core.order import in_rating_order, rating_order
 from core.tfds_local import DataError
 
 Columns = dict[str, np.ndarray]
@@ -44,8 +44,10 @@ def read_folder(folder: str) -> tuple[Columns, Columns]:
     )
     order = np.argsort(movies["movieId"], kind="stable")
     movies = {name: values[order] for name, values in movies.items()}  # data.load's order
-    by_time = rating_order(ratings["userId"], ratings["timestamp"], ratings["movieId"])
-    ratings = {name: values[by_time] for name, values in ratings.items()}
+    keys = ratings["userId"], ratings["timestamp"], ratings["movieId"]
+    if not in_rating_order(*keys):
+        by_time = rating_order(*keys)
+        ratings = {name: values[by_time] for name, values in ratings.items()}
     known = movies["movieId"]
     rows = _catalogue_rows(known, ratings["movieId"])
     missing = rows < 0
@@ -60,10 +62,9 @@ def read_folder(folder: str) -> tuple[Columns, Columns]:
         F.MOVIE_GENRES.name: _multi_hot(movies["genres"]),
     }
     users = ratings["userId"]
-    new_user = np.ones(len(users), dtype=bool)  # sorted: each user is one block
-    new_user[1:] = users[1:] != users[:-1]
+    starts = np.flatnonzero(np.r_[len(users) > 0, users[1:] != users[:-1]])  # one block a user
     rated = {
-        F.USER_ID.name: _as_strings(users[new_user])[np.cumsum(new_user) - 1],
+        F.USER_ID.name: np.repeat(_as_strings(users[starts]), np.diff(np.r_[starts, len(users)])),
         F.USER_RATING.name: ratings["rating"],
         F.MOVIE_ID.name: catalogue[F.MOVIE_ID.name][rows],
         F.TIMESTAMP.name: ratings["timestamp"],

@@ -67,27 +67,21 @@ def temporal_split(user_ids: np.ndarray, timestamps: np.ndarray, movie_keys: np.
     """
     movie_keys = _sortable(movie_keys)
     same_user = user_ids[1:] == user_ids[:-1]
-    in_order = _in_order(user_ids, same_user, timestamps, movie_keys)
-    if in_order:  # data.load's order: O(n)
-        order = np.arange(len(user_ids))
+    order = None  # data.load's order: positions are rows, O(n)
+    if _in_order(user_ids, same_user, timestamps, movie_keys):
         is_last_of_user = np.append(~same_user, True)
     else:
         order = rating_order(_sortable(user_ids), timestamps, movie_keys)
         sorted_users = user_ids[order]
         is_last_of_user = np.append(sorted_users[1:] != sorted_users[:-1], True)
-    # Rank of each row counted from the user's last rating: 0 = last.
-    user_end = np.flatnonzero(is_last_of_user)
-    user_start = np.concatenate([[0], user_end[:-1] + 1])
-    counts = user_end - user_start + 1
-    position = np.arange(len(order)) - np.repeat(user_start, counts)
-    from_last = np.repeat(counts, counts) - 1 - position
-    eligible = np.repeat(counts, counts) >= 3
-    parts = [
-        order[~eligible | (from_last >= 2)],
-        order[eligible & (from_last == 1)],
-        order[eligible & (from_last == 0)],
-    ]
-    return Split(*(parts if in_order else [np.sort(p) for p in parts]))
+    last = np.flatnonzero(is_last_of_user)  # positions of each user's last rating
+    eligible = np.diff(np.r_[-1, last]) >= 3  # users with at least 3 ratings
+    test, validation = last[eligible], last[eligible] - 1
+    train = np.ones(len(user_ids), dtype=bool)
+    train[test] = False
+    train[validation] = False
+    parts = [np.flatnonzero(train), validation, test]
+    return Split(*(parts if order is None else [np.sort(order[p]) for p in parts]))
 
 
 def _in_order(

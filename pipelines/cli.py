@@ -200,7 +200,9 @@ def cmd_benchmark_scale(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     _config(args)  # a wrong key or value fails here, before any size runs
     extra = [f"--config={c}" for c in args.config] + [f"--set={o}" for o in args.overrides]
-    result = scale.run(args.output, sizes, args.work_dir, extra, data_only=args.data_only)
+    result = scale.run(
+        args.output, sizes, args.work_dir, extra, data_only=args.data_only, repeats=args.repeats
+    )
     print(scale.to_markdown(result), end="")
     return 0 if all(r["exit_code"] == 0 for r in result["sizes"].values()) else 1
 
@@ -664,6 +666,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-only",
         action="store_true",
         help="only the data stages (load to vocabularies), into scale-data.{json,md,png}",
+    )
+    bench_scale.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="processes per size; each stage's median time is reported (default 1)",
     )
     bench_workers = benchmark(
         "workers",

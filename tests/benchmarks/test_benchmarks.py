@@ -221,6 +221,22 @@ def test_scale_flags_a_stage_whose_time_per_rating_grew_past_the_limit():
     assert scale.superlinear(results) == []
 
 
+def test_scale_repeats_keep_each_stages_median_and_largest_peak():
+    from benchmarks import scale
+
+    def run(load, peak, code=0, stages=("load", "split")):
+        found = [{"stage": n, "seconds": load, "peak_mb": peak} for n in stages]
+        return {"stages": found, "seconds": load * 2, "exit_code": code}
+
+    runs = [run(4.4, 900), run(1.5, 1000), run(2.1, 950, code=1, stages=("load",))]
+    median = scale._median_run(runs)
+    load, split = median["stages"]
+    assert (load["stage"], load["seconds"], load["peak_mb"]) == ("load", 2.1, 1000)
+    assert load["runs"] == [1.5, 2.1, 4.4]
+    assert (split["seconds"], split["runs"]) == (4.4, [1.5, 4.4])  # the upper of two
+    assert median["seconds"] == 4.2 and median["exit_code"] == 1
+
+
 def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeypatch):
     """The aggregation of `recsys benchmark recommend --seeds`: each seed's run (here a
     stand-in that answers by seed) is trained with that `data.seed`; mean and sample sd."""

@@ -1,11 +1,12 @@
-"""`rating_order`: one int64 key with ties fixed by movie, equal to a lexsort."""
+"""`rating_order`: one int64 key with ties fixed by movie, equal to a lexsort;
+`in_rating_order`: whether rows already are in it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.order import rating_order
+from core.order import in_rating_order, rating_order
 
 
 @pytest.mark.parametrize("grouped", [True, False])
@@ -33,3 +34,21 @@ def test_keys_out_of_the_packed_range_and_text_keys_take_lexsort():
     text = np.array(["b", "a", "a"], dtype=object).astype(str)
     assert rating_order(text, np.array([1, 2, 1]), np.array([0, 0, 0])).tolist() == [2, 1, 0]
     assert rating_order(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)).tolist() == []
+
+
+def test_in_rating_order_agrees_with_the_sort():
+    rng = np.random.default_rng(1)
+    users = np.repeat([3, 8, 20], 40)
+    times = rng.integers(0, 6, len(users))  # ties within a user
+    movies = rng.integers(1, 50, len(users))
+    assert not in_rating_order(users, times, movies)
+    order = rating_order(users, times, movies)
+    users, times, movies = users[order], times[order], movies[order]
+    assert in_rating_order(users, times, movies)
+    tie = np.flatnonzero((times[1:] == times[:-1]) & (movies[1:] != movies[:-1]))[0]
+    swapped = movies.copy()
+    swapped[[tie, tie + 1]] = swapped[[tie + 1, tie]]  # same second, movies out of order
+    assert not in_rating_order(users, times, swapped)
+    assert not in_rating_order(users[::-1], times[::-1], movies[::-1])
+    assert not in_rating_order(users.astype(str), times, movies)  # text keys: sort them
+    assert in_rating_order(users[:0], times[:0], movies[:0])
