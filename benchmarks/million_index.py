@@ -12,7 +12,8 @@ catalogue's spread per dimension, so the index sees the real vectors' geometry).
    and the median single-query latency; the cheapest setting with recall >= the target wins;
 2. exports the retrieval SavedModel with that ScaNN index and its brute-force twin (the
    project's own export code), and records each one's size on disk and load time;
-3. serves both from the local gRPC server and times single queries through it (p50/p99).
+3. serves both from the local gRPC server (`recsys serve`, in a process of its own) and
+   times single queries through it (p50/p99).
 
 Writes `index-million.{json,md,png}`.
 """
@@ -25,6 +26,7 @@ import time
 
 import numpy as np
 
+from benchmarks import server_process
 from core import features as F
 from core import plots
 from core.reports import write_report
@@ -166,21 +168,23 @@ SERVED = """model_config_list {
 
 
 def serve_and_time(export_dir: str, requests: list[dict], exact, ids, timed: int = 300) -> dict:
-    """Each retrieval model through the local gRPC server: recall@K of its answers against
-    exact brute force, and p50/p99 ms of single Predict calls."""
-    from google.protobuf import text_format
-    from tensorflow_serving.config import model_server_config_pb2
-
+    """Each retrieval model through `recsys serve` in a process of its own, as it is
+    deployed (a server sharing the client's process shares its interpreter lock too):
+    recall@K of its answers against exact brute force, and p50/p99 ms of single Predict calls
+    from this process."""
     from serving.client import ServingClient
-    from serving.server import LocalServer, ServerOptions, import_scann_ops, local_manager
 
-    import_scann_ops()
-    config = text_format.Parse(SERVED, model_server_config_pb2.ModelServerConfig())
-    server = LocalServer(local_manager(config, export_dir), ServerOptions(port=0)).start()
+    config = os.path.join(export_dir, "million.models.config")
+    with open(config, "w") as f:
+        f.write(SERVED)
+    port = server_process.free_port()
+    process = server_process.start(config, export_dir, port)
     out = {}
     try:
-        with ServingClient(server.address, timeout=60) as client:
-            for model in (contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE):
+        with ServingClient(f"127.0.0.1:{port}", timeout=60, retries=30, backoff=0.5) as client:
+            models = [contract.RETRIEVAL, contract.RETRIEVAL_BRUTEFORCE]
+            client.wait_until_available(models, timeout=600)
+            for model in models:
                 client.predict(model, requests[0])  # warm the path
                 latencies, hits = [], []
                 for i, request in enumerate(requests[:timed]):
@@ -196,7 +200,8 @@ def serve_and_time(export_dir: str, requests: list[dict], exact, ids, timed: int
                 }
                 print(f"  {model} through the server: {out[model]}", flush=True)
     finally:
-        server.stop()
+        process.terminate()
+        process.wait(timeout=60)
     return out
 
 
@@ -222,8 +227,9 @@ def to_markdown(r: dict) -> str:
         )
     lines += [
         "",
-        "p50/p99: single queries through the local gRPC server (client and server in this "
-        "process); in process: the loaded SavedModel's serving signature called directly, one "
+        "p50/p99: single queries through the local gRPC server (`recsys serve` in a process of "
+        "its own, the client in the benchmark's); in process: the loaded SavedModel's serving "
+        "signature called directly, one "
         f"query at a time. ScaNN is {r['speedup_p50']}x faster than brute force at p50 through "
         f"the server, {r['speedup_in_process_p50']}x as models (the server's fixed cost per "
         "call is the same for both). Targets: "
