@@ -306,6 +306,7 @@ def run(cfg: PipelineConfig, output_dir: str, movies: int = 1_000_000, target: f
         "brute_force_numpy_ms_per_query": round(brute_numpy_ms, 2),
         "export_seconds": export_seconds,
         "models": models,
+        "server_in_own_process": True,
         "speedup_p50": round(speedup, 1),
         "speedup_in_process_p50": round(speedup_in_process, 1),
         "targets": {
