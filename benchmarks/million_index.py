@@ -211,6 +211,9 @@ def to_markdown(r: dict) -> str:
         f"# ScaNN over {r['movies']:,} movies ({r['dimensions']} dimensions), "
         f"{r['queries']} real test queries",
         "",
+        f"Query tower: {r.get('attention_layers', 0)} self-attention blocks over the history "
+        "(`retrieval.model.attention_layers`); both models pay for it on every query.",
+        "",
         f"Chosen: {c['num_leaves']} leaves, {c['num_leaves_to_search']} searched, "
         f"{c['num_reordering_candidates']} reordered (cheapest with recall@{r['k']} >= "
         f"{r['target_recall']} in the grid below).",
@@ -307,6 +310,7 @@ def run(cfg: PipelineConfig, output_dir: str, movies: int = 1_000_000, target: f
         "export_seconds": export_seconds,
         "models": models,
         "server_in_own_process": True,
+        "attention_layers": cfg.retrieval.model.attention_layers,
         "speedup_p50": round(speedup, 1),
         "speedup_in_process_p50": round(speedup_in_process, 1),
         "targets": {

@@ -255,7 +255,8 @@ def index_million(r: dict) -> str:
         _table(head, rows)
         + f"\n{r['movies']:,} movies x {r['dimensions']} dimensions, {r['queries']} real test "
         f"queries, single queries through the local gRPC server"
-        f"{' (in a process of its own)' if r.get('server_in_own_process') else ''}; tuned setting "
+        f"{' (in a process of its own)' if r.get('server_in_own_process') else ''}; query tower "
+        f"with {r.get('attention_layers', 0)} attention blocks; tuned setting "
         f"{c['num_leaves']} leaves, {c['num_leaves_to_search']} searched, "
         f"{c['num_reordering_candidates']} reordered; ScaNN {r['speedup_p50']}x faster than brute "
         f"force at p50 through the server, {r['speedup_in_process_p50']}x as models called in "
