@@ -169,9 +169,8 @@ SERVED = """model_config_list {
 
 def serve_and_time(export_dir: str, requests: list[dict], exact, ids, timed: int = 300) -> dict:
     """Each retrieval model through `recsys serve` in a process of its own, as it is
-    deployed (a server sharing the client's process shares its interpreter lock too):
-    recall@K of its answers against exact brute force, and p50/p99 ms of single Predict calls
-    from this process."""
+    deployed: recall@K of its answers against exact brute force, and p50/p99 ms of single
+    Predict calls from this process."""
     from serving.client import ServingClient
 
     config = os.path.join(export_dir, "million.models.config")
