@@ -16,7 +16,7 @@ import numpy as np
 
 from core import features as F
 from core.columns import Gathered
-from core.order import in_rating_order, rating_order
+from core.order import order_unless_sorted
 from core.tfds_local import DataError
 
 Columns = dict[str, np.ndarray]
@@ -44,9 +44,8 @@ def read_folder(folder: str) -> tuple[Columns, Columns]:
     )
     order = np.argsort(movies["movieId"], kind="stable")
     movies = {name: values[order] for name, values in movies.items()}  # data.load's order
-    keys = ratings["userId"], ratings["timestamp"], ratings["movieId"]
-    if not in_rating_order(*keys):
-        by_time = rating_order(*keys)
+    by_time = order_unless_sorted(ratings["userId"], ratings["timestamp"], ratings["movieId"])
+    if by_time is not None:
         ratings = {name: values[by_time] for name, values in ratings.items()}
     known = movies["movieId"]
     rows = _catalogue_rows(known, ratings["movieId"])

@@ -37,6 +37,32 @@ def rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> np
     key = _integer_key(users, times, movies)
     if key is None:
         return np.lexsort([movies, times, users])
+    return _key_order(key, movies)
+
+
+def in_rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> bool:
+    """Whether integer key columns are already in `rating_order` (one linear pass). False for
+    other keys."""
+    if not len(users):
+        return True
+    key = _integer_key(users, times, movies)
+    return key is not None and _key_in_order(key, movies)
+
+
+def order_unless_sorted(
+    users: np.ndarray, times: np.ndarray, movies: np.ndarray
+) -> np.ndarray | None:
+    """`rating_order`, or None when the rows already are in it: files written in that order
+    are neither sorted nor copied. The key is built once for the check and the sort."""
+    if not len(users):
+        return None
+    key = _integer_key(users, times, movies)
+    if key is None:
+        return np.lexsort([movies, times, users])
+    return None if _key_in_order(key, movies) else _key_order(key, movies)
+
+
+def _key_order(key: np.ndarray, movies: np.ndarray) -> np.ndarray:
     order = np.argsort(key, kind="stable")
     ordered = key[order]
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
@@ -46,14 +72,7 @@ def rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> np
     return order
 
 
-def in_rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> bool:
-    """Whether integer key columns are already in `rating_order` (one linear pass: files
-    written in that order are neither sorted nor copied). False for other keys."""
-    if not len(users):
-        return True
-    key = _integer_key(users, times, movies)
-    if key is None:
-        return False
+def _key_in_order(key: np.ndarray, movies: np.ndarray) -> bool:
     step = key[1:] - key[:-1]
     tied = step == 0
     return bool(np.all(step >= 0) and np.all(movies[1:][tied] >= movies[:-1][tied]))
