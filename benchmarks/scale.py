@@ -39,11 +39,7 @@ def _peak_mb() -> float:
 def one_size(ratings: int, folder: str, cfg, data_only: bool = False) -> list[dict]:
     """Every stage at one size (the data stages alone with `data_only`: up to the
     vocabularies), in this process; returns [{stage, seconds, peak_mb}]."""
-    import numpy as np
-
-    from core import data, history, splits, synthetic, vocab
-    from core import features as F
-    from core.dataset import Prepared
+    from core import dataset, synthetic
     from pipelines import jobs
 
     stages = []
@@ -75,24 +71,10 @@ def one_size(ratings: int, folder: str, cfg, data_only: bool = False) -> list[di
         run_dir=os.path.join(folder, "runs"),
         export_dir=os.path.join(folder, "models"),
     )
-    movielens = timed("load (Arrow CSV reader)", lambda: data.load(cfg.data))
-    split = timed("split", lambda: splits.make_split(movielens.ratings, cfg.data))
-
-    def with_history():
-        visible = np.ones(movielens.num_ratings, dtype=bool)
-        visible[split.test] = False
-        columns = dict(movielens.ratings)
-        columns[F.RECENT_MOVIE_IDS.name] = history.recent_history(
-            columns, visible, cfg.data.history_length, movielens.movies[F.MOVIE_ID.name]
-        )
-        return splits.split_columns(columns, split)
-
-    parts = timed("history", with_history)
-    vocabularies = timed("vocabularies", lambda: vocab.build(parts["train"]))
+    names = {"load": "load (Arrow CSV reader)"}
+    prepared = dataset.prepare(cfg.data, lambda name, step: timed(names.get(name, name), step))
     if data_only:
         return stages
-    index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
-    prepared = Prepared(movielens, split, parts, vocabularies, index)
     retrieval_run = jobs.start_run(cfg, "retrieval", prepared)
     _, served = timed(
         "retrieval: 1 epoch, evaluation, export",

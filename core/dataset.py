@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +17,7 @@ from core.config import DataConfig
 from core.data import Columns
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,20 +54,55 @@ class Prepared:
         return data.take(self.movielens.ratings, rows)
 
 
-def prepare(cfg: DataConfig) -> Prepared:
-    """Loads, splits, adds history and builds the training-split vocabularies."""
-    movielens = data.load(cfg)
-    split = splits.make_split(movielens.ratings, cfg)
+def prepare(cfg: DataConfig, timed: Callable[[str, Callable[[], T]], T] | None = None) -> Prepared:
+    """Loads, splits, adds history and builds the training-split vocabularies.
+
+    `timed(stage, step)` runs each of the four steps ("load", "split", "history",
+    "vocabularies") and returns its value; `benchmarks/scale.py` times them with it. They
+    run with numpy's huge-page advice off (`_small_pages`)."""
+    timed = timed or (lambda _, step: step())
+    with _small_pages():
+        movielens = timed("load", lambda: data.load(cfg))
+        split = timed("split", lambda: splits.make_split(movielens.ratings, cfg))
+        parts = timed("history", lambda: _with_history(movielens, split, cfg.history_length))
+        vocabularies = timed("vocabularies", lambda: vocab.build(parts["train"]))
+    log.info("split %s: %s", cfg.split, {k: len(v[F.USER_ID.name]) for k, v in parts.items()})
+    movie_index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
+    return Prepared(movielens, split, parts, vocabularies, movie_index)
+
+
+def _with_history(movielens: data.MovieLens, split: splits.Split, length: int) -> dict:
+    """The split's parts, each rating with its `recent_movie_ids` (test ratings never seen)."""
     visible = np.ones(movielens.num_ratings, dtype=bool)
     visible[split.test] = False
     ratings = dict(movielens.ratings)
     ratings[F.RECENT_MOVIE_IDS.name] = history.recent_history(
-        ratings, visible, cfg.history_length, movielens.movies[F.MOVIE_ID.name]
+        ratings, visible, length, movielens.movies[F.MOVIE_ID.name]
     )
-    parts = splits.split_columns(ratings, split)
-    log.info("split %s: %s", cfg.split, {k: len(v[F.USER_ID.name]) for k, v in parts.items()})
-    movie_index = {m: i for i, m in enumerate(movielens.movies[F.MOVIE_ID.name])}
-    return Prepared(movielens, split, parts, vocab.build(parts["train"]), movie_index)
+    return splits.split_columns(ratings, split)
+
+
+@contextlib.contextmanager
+def _small_pages():
+    """numpy's advice to back arrays of 4 MB and more with transparent huge pages, off.
+
+    The data steps write each full-length array once and read it a few times, so what
+    costs is getting the memory: on Linux with THP set to `madvise` a huge page's first
+    fault stalls on compaction. At 20M ratings the history step took 2.7 s with the advice
+    and 1.2 s without (`benchmarks/scale.py --data-only`), as linear as at 1M; at 1M the
+    process reuses freed memory and sees no difference. Training's tensors are TensorFlow's,
+    not numpy's, and keep their pages. A no-op where numpy has no such switch.
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage as switch
+    except ImportError:
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 def seen_movies(

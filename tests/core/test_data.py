@@ -148,3 +148,29 @@ def test_changed_files_are_prepared_again_not_read_from_cache(tiny_movielens, tm
     (folder / "u.data").write_text("\n".join(lines[:-5]) + "\n")
     os.utime(folder / "u.data", ns=(1, 1))
     assert data.load(cfg).num_ratings == before - 5
+
+
+def test_prepare_runs_each_step_without_huge_page_advice_and_restores_it(
+    tiny_movielens, tfds_cache
+):
+    from numpy._core.multiarray import _set_madvise_hugepage as switch
+
+    from core.dataset import prepare
+
+    advice_during = {}
+
+    def timed(step_name, step):
+        advice_during[step_name] = switch(False)  # reads the advice (and leaves it off)
+        return step()
+
+    initial = switch(True)
+    try:
+        cfg = DataConfig(movielens_dir=str(tiny_movielens.folder), tfds_data_dir=tfds_cache)
+        prepared = prepare(cfg, timed)
+        assert advice_during == {n: False for n in ("load", "split", "history", "vocabularies")}
+        assert switch(True) is True  # restored to what it was before
+        assert sum(len(p["user_id"]) for p in prepared.parts.values()) == len(
+            tiny_movielens.ratings
+        )
+    finally:
+        switch(initial)
