@@ -44,8 +44,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_recommend_cli_table_json_and_composite(server, capsys):
-    assert cli.main(["recommend", "--target", server.address, "--k", "3", *NEW_USER]) == 0
+def test_recommend_cli_table_json_and_composite(server, models_dir, capsys):
+    here = ["--export-dir", str(models_dir)]  # the served models' profile table, not ./models
+    assert cli.main(["recommend", "--target", server.address, "--k", "3", *here, *NEW_USER]) == 0
     table = capsys.readouterr().out
     assert "movie_id" in table and len(table.strip().splitlines()) == 4
     assert (
@@ -59,6 +60,7 @@ def test_recommend_cli_table_json_and_composite(server, capsys):
                 "--json",
                 "--via",
                 "composite",
+                *here,
                 *NEW_USER,
             ]
         )
@@ -69,10 +71,12 @@ def test_recommend_cli_table_json_and_composite(server, capsys):
     assert {"movie_id", "title", "score", "predicted_rating"} <= set(found[0])
 
 
-def test_recommend_cli_errors_are_one_line(server, capsys):
+def test_recommend_cli_errors_are_one_line(server, models_dir, capsys):
+    here = ["--export-dir", str(models_dir)]  # the served models' profile table, not ./models
     assert (
         cli.main(
-            ["recommend", "--target", server.address, "--k", "50", "--via", "composite", *NEW_USER]
+            ["recommend", "--target", server.address, "--k", "50", "--via", "composite"]
+            + [*here, *NEW_USER]
         )
         == 2
     )
