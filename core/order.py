@@ -40,15 +40,6 @@ def rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> np
     return _key_order(key, movies)
 
 
-def in_rating_order(users: np.ndarray, times: np.ndarray, movies: np.ndarray) -> bool:
-    """Whether integer key columns are already in `rating_order` (one linear pass). False for
-    other keys."""
-    if not len(users):
-        return True
-    key = _integer_key(users, times, movies)
-    return key is not None and _key_in_order(key, movies)
-
-
 def order_unless_sorted(
     users: np.ndarray, times: np.ndarray, movies: np.ndarray
 ) -> np.ndarray | None:
