@@ -167,6 +167,14 @@ def cmd_benchmark_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_signals(args: argparse.Namespace) -> int:
+    """Families the ranker does not read, alone and fused with the scorer, on the temporal split."""
+    from benchmarks import ranker_signals
+
+    ranker_signals.run(_config(args), args.output)
+    return 0
+
+
 def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     """gRPC latency of retrieval, ranking and both two-stage paths over exported models."""
     from benchmarks import serving_latency
@@ -601,6 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="train and evaluate once per seed (comma-separated), into recommend-seeds.{json,md}: "
         "the spread a single run hides",
+    )
+    benchmark(
+        "signals",
+        cmd_benchmark_signals,
+        "would the ranker gain from what it does not read: other families fused with the scorer",
+        "json,md,png",
     )
     bench_serving = benchmark(
         "serving",

@@ -133,8 +133,25 @@ def train_scorer(
     earlier: Columns,
     callbacks=(),
 ) -> TwoHeadRanker:
+    """The two-headed ranker: `rating_model` and the scorer of `fit_scorer`."""
+    model = fit_scorer(
+        cfg, prepared, vocab_files, seed, train_lists, validation_lists, earlier, callbacks
+    )
+    return TwoHeadRanker(rating_model, model.scorer, model.feature_names)
+
+
+def fit_scorer(
+    cfg: RankingConfig,
+    prepared: Prepared,
+    vocab_files: dict[str, str],
+    seed: int,
+    train_lists: CandidateLists,
+    validation_lists: CandidateLists,
+    earlier: Columns,
+    callbacks=(),
+) -> ListwiseModel:
     """Fits the candidate scorer on the lists (listwise loss), early-stopped on validation
-    HR@10 within the lists; returns the two-headed ranker with `rating_model`.
+    HR@10 within the lists.
 
     Args:
       earlier: The training ratings before the training lists' queries, which the signal
@@ -165,4 +182,4 @@ def train_scorer(
         callbacks=[stopping, *callbacks],
         verbose=training.fit_verbosity(),
     )
-    return TwoHeadRanker(rating_model, scorer, names)
+    return model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
 from tests.conftest import tiny_config, tiny_overrides
@@ -263,3 +264,55 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
     table = (tmp_path / "recommend-seeds.md").read_text()
     assert "| 3 | 0.2200 | 0.1100 | 0.2000 | 0.1000 | 1.1000 |" in table
     assert "0.2000 ± 0.0200" in table
+
+
+def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tfds_cache, tmp_path):
+    from benchmarks import ranker_signals
+
+    cfg = tiny_config(tiny_movielens, tfds_cache, tmp_path)
+    result = ranker_signals.run(cfg, str(tmp_path / "results"))
+
+    rows = result["rows"]
+    assert set(rows) == {
+        "retrieval order",
+        "scorer",
+        "scorer, another seed",
+        "retrieval, another seed",
+        "EASE, whole profile",
+        "user-kNN (50 users)",
+        "retrieval-space cosine to the newest movie",
+    }
+    held, users = result["lists"]["test"]
+    assert users == 12 and held <= users
+    for name, row in rows.items():  # a share of the 12 test users (4 decimals), at most held
+        assert abs(row["test_hr@10"] * 12 - round(row["test_hr@10"] * 12)) < 12 * 5e-5, name
+        assert row["test_hr@10"] <= held / 12
+        if name not in ("retrieval order", "scorer"):
+            assert row["weight"] in ranker_signals.WEIGHTS
+    assert "| EASE, whole profile |" in (tmp_path / "results" / "signals.md").read_text()
+    assert (tmp_path / "results" / "signals.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_signal_metrics_count_ties_against_the_users_movie_and_pick_the_weight_on_validation():
+    from benchmarks import ranker_signals
+    from ranking.candidates import CandidateLists
+
+    def lists(positive, num_queries):
+        return CandidateLists(None, None, None, np.array(positive), num_queries)
+
+    scores = np.zeros((2, 12))
+    scores[0, :11] = np.arange(11, 0, -1)  # list 0: the movie at position 10 ranks 11th
+    scores[1, 3] = 5.0  # list 1: the user's movie (position 3) first, the rest tied
+    hr, ndcg = ranker_signals.list_metrics(scores, lists([10, 3], 4))
+    assert hr == 1 / 4 and ndcg == 1 / 4  # one hit at rank 1 over 4 users
+    tied = np.zeros((1, 12))
+    assert ranker_signals.list_metrics(tied, lists([0], 1)) == (0.0, 0.0)  # 12-way tie: 12th
+
+    # 30 candidates, the user's movie last by the scorer and alone flagged by the family:
+    # the fused z-scores lift it into the top 10 from weight 0.42 on, so 0.5 is chosen
+    scorer = {p: np.arange(30, 0, -1, dtype=float)[None] for p in ("validation", "test")}
+    family = {p: np.eye(30)[[29]] * 100 for p in ("validation", "test")}
+    both = {p: lists([29], 1) for p in ("validation", "test")}
+    out = ranker_signals.fused(scorer, family, both)
+    assert out["weight"] == 0.5
+    assert out["fused_validation_hr@10"] == out["fused_test_hr@10"] == 1.0
