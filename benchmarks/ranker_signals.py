@@ -2,13 +2,13 @@
 
 The scorer lifts HR@10 over retrieval alone by about 7 % (recommend.md), short of the
 1.2x target. This asks whether information the scorer lacks would lift it further. On the
-temporal split, the served retrieval model's lists of the validation and test users
-(100 unseen candidates, as the recommender gets them) are scored by each family below,
-alone and fused with the scorer: z-scores within each list, summed with the family's
-weight, the weight chosen on the validation lists and reported on test. HR@10 and NDCG@10
-are over all users (a list without the user's movie is a miss); ties count against the
-user's movie. A family that carries information the scorer lacks lifts the fused test
-HR@10 beyond the spread between scorer seeds.
+temporal split, the served retrieval model's lists of the validation and test users (its
+top `ranking.scorer.num_candidates` unseen movies, as the ranker gets them) are scored by
+each family below, alone and fused with the scorer: z-scores within each list, summed
+with the family's weight, the weight chosen on the validation lists and read on test.
+HR@10 and NDCG@10 are over all users (a list without the user's movie is a miss); ties
+count against the user's movie. A family that carries information the scorer lacks lifts
+the fused test HR@10 beyond the spread between scorer seeds.
 
   * the scorer of another seed (an ensemble of scorers);
   * the retrieval model of another seed (an ensemble of the retrieval family);
@@ -23,7 +23,6 @@ validation for test lists). Writes signals.json, signals.md and signals.png.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import time
 
@@ -39,8 +38,6 @@ from pipelines.config import PipelineConfig
 from ranking import candidates
 from ranking import train as ranking_train
 from ranking.candidates import CandidateLists
-
-log = logging.getLogger(__name__)
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)  # a family's weight beside the scorer's z-score
 EASE_L2 = 200.0  # best of 50, 200 and 800 on the validation lists
@@ -60,7 +57,8 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
     train_lists, validation_lists, earlier = jobs.ranking_lists(cfg, run_, served)
     known = {"validation": [prepared.parts["train"]]}
     known["test"] = [*known["validation"], prepared.parts["validation"]]
-    lists = {"validation": validation_lists, "test": served_lists(served, prepared, known)}
+    test_lists = served_lists(served, prepared, known, cfg.ranking.scorer.num_candidates)
+    lists = {"validation": validation_lists, "test": test_lists}
     scorers = [
         ranking_train.fit_scorer(
             cfg.ranking, prepared, run_.vocab_files, seed, train_lists, validation_lists, earlier
@@ -111,8 +109,10 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
     return result
 
 
-def served_lists(served: jobs.TrainedRetrieval, prepared: Prepared, known) -> CandidateLists:
-    """The test users' lists: the served model's top unseen movies."""
+def served_lists(
+    served: jobs.TrainedRetrieval, prepared: Prepared, known, size: int
+) -> CandidateLists:
+    """The test users' lists: the served model's top `size` unseen movies."""
     test = prepared.parts["test"]
     seen = seen_movies(test[F.USER_ID.name], *known["test"], movie_index=prepared.movie_index)
     return candidates.candidate_lists(
@@ -120,7 +120,7 @@ def served_lists(served: jobs.TrainedRetrieval, prepared: Prepared, known) -> Ca
         prepared.catalogue[F.MOVIE_ID.name],
         test,
         seen,
-        100,
+        size,
     )
 
 
