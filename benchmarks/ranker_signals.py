@@ -55,7 +55,8 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
     prepared = run_.prepared
     served = jobs.fit_retrieval(cfg, run_)
     train_lists, validation_lists, earlier = jobs.ranking_lists(cfg, run_, served)
-    known = {"validation": [prepared.parts["train"]]}
+    train = prepared.parts["train"]
+    known = {"validation": [train]}
     known["test"] = [*known["validation"], prepared.parts["validation"]]
     test_lists = served_lists(served, prepared, known, cfg.ranking.scorer.num_candidates)
     lists = {"validation": validation_lists, "test": test_lists}
@@ -66,6 +67,12 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
         for seed in (cfg.data.seed, cfg.data.seed + 1)
     ]
     logits = [{p: seen_last(list_logits(s, lists[p]), lists[p]) for p in PARTS} for s in scorers]
+    everyone = np.unique(train[F.USER_ID.name])
+    rated = rated_matrix(prepared, everyone, [train])
+    weights = ease_weights(rated)
+    profiles = {  # per part, the query users' movies rated before the queries
+        p: rated_matrix(prepared, lists[p].queries[F.USER_ID.name], known[p]) for p in PARTS
+    }
     other = jobs.fit_retrieval(
         dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=cfg.data.seed + 1)), run_
     )
@@ -74,8 +81,8 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
         "retrieval, another seed": {
             p: gathered(other.scores(lists[p].queries), lists[p]) for p in PARTS
         },
-        "EASE, whole profile": profile_scores(prepared, lists, known, ease_weights(prepared)),
-        "user-kNN (50 users)": user_knn(prepared, lists, known),
+        "EASE, whole profile": {p: gathered(profiles[p] @ weights, lists[p]) for p in PARTS},
+        "user-kNN (50 users)": user_knn(everyone, rated, lists, profiles),
         "retrieval-space cosine to the newest movie": newest_cosine(served.movies, prepared, lists),
     }
     rows = {
@@ -153,10 +160,8 @@ def rated_matrix(prepared: Prepared, users: np.ndarray, parts: list[Columns]) ->
     return matrix
 
 
-def ease_weights(prepared: Prepared) -> np.ndarray:
-    """EASE's [num_movies, num_movies] item weights from the train part."""
-    train = prepared.parts["train"]
-    rated = rated_matrix(prepared, np.unique(train[F.USER_ID.name]), [train])
+def ease_weights(rated: np.ndarray) -> np.ndarray:
+    """EASE's [num_movies, num_movies] item weights from a [users, num_movies] rated matrix."""
     gram = rated.T.astype(np.float64) @ rated
     gram[np.diag_indices_from(gram)] += EASE_L2
     inverse = np.linalg.inv(gram)
@@ -165,26 +170,15 @@ def ease_weights(prepared: Prepared) -> np.ndarray:
     return weights
 
 
-def profile_scores(prepared, lists, known, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Per part, the profile (rated movies before the query) times `weights`, per candidate."""
-    out = {}
-    for part in PARTS:
-        users = lists[part].queries[F.USER_ID.name]
-        out[part] = gathered(rated_matrix(prepared, users, known[part]) @ weights, lists[part])
-    return out
-
-
-def user_knn(prepared, lists, known) -> dict[str, np.ndarray]:
+def user_knn(everyone: np.ndarray, others: np.ndarray, lists, profiles) -> dict[str, np.ndarray]:
     """Per part, how many of the query user's nearest users (cosine of rated sets) rated
-    each candidate, weighted by their cosine."""
-    train = prepared.parts["train"]
-    everyone = np.unique(train[F.USER_ID.name])
-    others = rated_matrix(prepared, everyone, [train])
+    each candidate, weighted by their cosine. `others`: the rated matrix of the sorted
+    users `everyone`; `profiles`: per part, the query users' rated matrix."""
     others_unit = others / np.sqrt(np.maximum(others.sum(axis=1, keepdims=True), 1.0))
     out = {}
     for part in PARTS:
         users = lists[part].queries[F.USER_ID.name]
-        mine = rated_matrix(prepared, users, known[part])
+        mine = profiles[part]
         cosine = (mine / np.sqrt(np.maximum(mine.sum(axis=1, keepdims=True), 1.0))) @ others_unit.T
         own = np.searchsorted(everyone, users).clip(max=len(everyone) - 1)
         found = everyone[own] == users
@@ -244,11 +238,12 @@ def fused(scorer: dict, family: dict, lists) -> dict:
         total = standardised(scorer[part]) + weight * standardised(family[part])
         return list_metrics(total, lists[part])
 
-    weight = max(WEIGHTS, key=lambda w: at("validation", w)[0])
+    validation = {w: at("validation", w)[0] for w in WEIGHTS}
+    weight = max(WEIGHTS, key=validation.get)
     hr, ndcg = at("test", weight)
     return {
         "weight": weight,
-        "fused_validation_hr@10": round(at("validation", weight)[0], 4),
+        "fused_validation_hr@10": round(validation[weight], 4),
         "fused_test_hr@10": round(hr, 4),
         "fused_test_ndcg@10": round(ndcg, 4),
     }
