@@ -14,10 +14,15 @@ the fused test HR@10 beyond the spread between scorer seeds.
   * the retrieval model of another seed (an ensemble of the retrieval family);
   * EASE over the user's whole profile (Steck 2019: a linear item-to-item model);
   * user-kNN: how many of the 50 users nearest by rated movies rated the candidate;
-  * the candidate's cosine to the user's newest movie in the retrieval model's space.
+  * the candidate's cosine to the user's newest movie in the retrieval model's space;
+  * demographic lift: how much more often users of the query user's gender, age bucket and
+    occupation rated the candidate than everyone did (datasets with demographics);
+  * the candidate's mean rating (shrunk towards the mean of all ratings).
 
 Every family reads only ratings before its queries (train for validation lists, train and
-validation for test lists). Writes signals.json, signals.md and signals.png.
+validation for test lists). Two more rows ask whether more training lists would help (more
+queries per user, cross-fitted lists): the scorer fit on the lists of a quarter and of half
+of the users. Writes signals.json, signals.md and signals.png.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from ranking.candidates import CandidateLists
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)  # a family's weight beside the scorer's z-score
 EASE_L2 = 200.0  # best of 50, 200 and 800 on the validation lists
 USER_NEIGHBOURS = 50
+RATING_PRIOR = 10  # the mean rating counts as this many ratings of every movie
 PARTS = ("validation", "test")
+SHARES = {"a quarter": 0.25, "half": 0.5}  # of the users whose training lists fit a scorer
 
 
 def run(cfg: PipelineConfig, output_dir: str) -> dict:
@@ -84,11 +91,26 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
         "EASE, whole profile": {p: gathered(profiles[p] @ weights, lists[p]) for p in PARTS},
         "user-kNN (50 users)": user_knn(everyone, rated, lists, profiles),
         "retrieval-space cosine to the newest movie": newest_cosine(served.movies, prepared, lists),
+        "mean rating": mean_rating(prepared, lists, known),
     }
+    if F.USER_GENDER.name in train:
+        families["demographic lift"] = demographic_lift(prepared, lists, known)
     rows = {
         "retrieval order": alone({p: lists[p].scores for p in PARTS}, lists),
         "scorer": alone(logits[0], lists),
     }
+    for name, share in SHARES.items():
+        fewer = ranking_train.fit_scorer(
+            cfg.ranking,
+            prepared,
+            run_.vocab_files,
+            cfg.data.seed,
+            of_users(train_lists, share, cfg.data.seed),
+            validation_lists,
+            earlier,
+        )
+        scores = {p: seen_last(list_logits(fewer, lists[p]), lists[p]) for p in PARTS}
+        rows[f"scorer on the lists of {name} of the users"] = alone(scores, lists)
     for name, scores in families.items():
         scores = {p: seen_last(scores[p], lists[p]) for p in PARTS}
         rows[name] = {**alone(scores, lists), **fused(logits[0], scores, lists)}
@@ -128,6 +150,20 @@ def served_lists(
         test,
         seen,
         size,
+    )
+
+
+def of_users(lists: CandidateLists, share: float, seed: int) -> CandidateLists:
+    """The lists of a random `share` of their users."""
+    users = np.unique(lists.queries[F.USER_ID.name])
+    chosen = np.random.default_rng(seed).choice(users, int(len(users) * share), replace=False)
+    rows = np.flatnonzero(np.isin(lists.queries[F.USER_ID.name], chosen))
+    return CandidateLists(
+        take(lists.queries, rows),
+        lists.movie_ids[rows],
+        lists.scores[rows],
+        lists.positive[rows],
+        len(rows),
     )
 
 
@@ -199,6 +235,45 @@ def newest_cosine(movies: np.ndarray, prepared: Prepared, lists) -> dict[str, np
         ids = lists[part].queries[F.RECENT_MOVIE_IDS.name][:, 0]
         newest = [prepared.movie_index.get(m, len(unit) - 1) for m in ids.tolist()]
         out[part] = np.einsum("nkd,nd->nk", unit[lists[part].movie_ids.rows], unit[newest])
+    return out
+
+
+def mean_rating(prepared: Prepared, lists, known) -> dict[str, np.ndarray]:
+    """Per part, each candidate's mean rating before the queries, shrunk towards the mean of
+    all ratings by RATING_PRIOR ratings."""
+    out = {}
+    for part in PARTS:
+        movies = np.concatenate([prepared.catalogue_rows(p[F.MOVIE_ID.name]) for p in known[part]])
+        ratings = np.concatenate([p[F.USER_RATING.name] for p in known[part]])
+        size = len(prepared.catalogue[F.MOVIE_ID.name])
+        total = np.bincount(movies, weights=ratings, minlength=size)
+        count = np.bincount(movies, minlength=size)
+        mean = (total + RATING_PRIOR * ratings.mean()) / (count + RATING_PRIOR)
+        out[part] = mean[lists[part].movie_ids.rows]
+    return out
+
+
+def demographic_lift(prepared: Prepared, lists, known) -> dict[str, np.ndarray]:
+    """Per part, the sum over gender, age bucket and occupation of log(the candidate's share
+    of the ratings by the query user's group / its share of all ratings), add-one smoothed."""
+    groups = (F.USER_GENDER.name, F.BUCKETIZED_USER_AGE.name, F.USER_OCCUPATION_TEXT.name)
+    size = len(prepared.catalogue[F.MOVIE_ID.name])
+    out = {}
+    for part in PARTS:
+        movies = np.concatenate([prepared.catalogue_rows(p[F.MOVIE_ID.name]) for p in known[part]])
+        overall = np.log((np.bincount(movies, minlength=size) + 1.0) / (len(movies) + size))
+        lift = np.zeros(lists[part].movie_ids.rows.shape)
+        for name in groups:
+            values = np.concatenate([p[name] for p in known[part]]).astype(str)
+            labels, of_rating = np.unique(values, return_inverse=True)
+            counts = np.zeros((len(labels), size))
+            np.add.at(counts, (of_rating, movies), 1.0)
+            share = np.log((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + size))
+            mine = np.searchsorted(labels, lists[part].queries[name].astype(str))
+            found = labels[mine.clip(max=len(labels) - 1)] == lists[part].queries[name].astype(str)
+            table = np.vstack([share - overall, np.zeros((1, size))])  # an unseen group: 0
+            lift += table[np.where(found, mine, len(labels))[:, None], lists[part].movie_ids.rows]
+        out[part] = lift
     return out
 
 

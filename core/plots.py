@@ -27,10 +27,11 @@ def bar_chart(
     models = list(dict.fromkeys(m for values in groups.values() for m in values))
     width = 0.8 / max(1, len(models))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(groups) * max(1, len(models)) / 2, 4))
+    colours = plt.get_cmap("tab10" if len(models) <= 10 else "tab20").colors  # one per model
     for i, model in enumerate(models):
         xs = [g + (i - (len(models) - 1) / 2) * width for g in range(len(groups))]
         ys = [values.get(model, float("nan")) for values in groups.values()]
-        bars = ax.bar(xs, ys, width, label=model)
+        bars = ax.bar(xs, ys, width, label=model, color=colours[i % len(colours)])
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)

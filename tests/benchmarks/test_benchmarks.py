@@ -281,16 +281,71 @@ def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tf
         "EASE, whole profile",
         "user-kNN (50 users)",
         "retrieval-space cosine to the newest movie",
+        "mean rating",
+        "demographic lift",
+        "scorer on the lists of a quarter of the users",
+        "scorer on the lists of half of the users",
     }
+    not_fused = {"retrieval order", "scorer", *(n for n in rows if n.startswith("scorer on"))}
     held, users = result["lists"]["test"]
     assert users == 12 and held <= users
     for name, row in rows.items():  # a share of the 12 test users (4 decimals), at most held
         assert abs(row["test_hr@10"] * 12 - round(row["test_hr@10"] * 12)) < 12 * 5e-5, name
         assert row["test_hr@10"] <= held / 12
-        if name not in ("retrieval order", "scorer"):
+        if name in not_fused:
+            assert "weight" not in row, name
+        else:
             assert row["weight"] in ranker_signals.WEIGHTS
     assert "| EASE, whole profile |" in (tmp_path / "results" / "signals.md").read_text()
     assert (tmp_path / "results" / "signals.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_mean_rating_and_demographic_lift_read_the_ratings_before_the_queries():
+    from types import SimpleNamespace
+
+    from benchmarks import ranker_signals
+    from core import features as F
+    from core.columns import Gathered
+    from ranking.candidates import CandidateLists
+
+    ids = np.array(["a", "b", "c"], dtype=object)
+    prepared = SimpleNamespace(
+        catalogue={F.MOVIE_ID.name: ids},
+        catalogue_rows=lambda m: np.array([{"a": 0, "b": 1, "c": 2}[x] for x in m]),
+    )
+    train = {  # women rate a (5, 5), men rate b (1)
+        F.MOVIE_ID.name: np.array(["a", "a", "b"], dtype=object),
+        F.USER_RATING.name: np.array([5.0, 5.0, 1.0]),
+        F.USER_GENDER.name: np.array([False, False, True]),
+        F.BUCKETIZED_USER_AGE.name: np.array([25.0, 25.0, 25.0], np.float32),
+        F.USER_OCCUPATION_TEXT.name: np.array(["x", "x", "x"], dtype=object),
+    }
+    validation = {**train, F.USER_RATING.name: np.array([1.0, 1.0, 1.0])}
+    queries = {  # a woman, a man, and an age bucket nobody rated in
+        F.USER_GENDER.name: np.array([False, True, False]),
+        F.BUCKETIZED_USER_AGE.name: np.array([25.0, 25.0, 45.0], np.float32),
+        F.USER_OCCUPATION_TEXT.name: np.array(["x", "x", "x"], dtype=object),
+    }
+    lists = CandidateLists(queries, Gathered(np.tile([0, 1, 2], (3, 1)), ids), None, None, 3)
+    both = {"validation": lists, "test": lists}
+    known = {"validation": [train], "test": [train, validation]}
+
+    mean = ranker_signals.mean_rating(prepared, both, known)
+    prior = ranker_signals.RATING_PRIOR
+    assert np.allclose(
+        mean["validation"][0],
+        [(10 + prior * 11 / 3) / (2 + prior), (1 + prior * 11 / 3) / (1 + prior), 11 / 3],
+    )
+    assert np.allclose(mean["test"][0][2], 14 / 6)  # test reads validation's ratings too
+
+    lift = ranker_signals.demographic_lift(prepared, both, known)["validation"]
+    share = lambda counts: np.log((np.array(counts) + 1.0) / (sum(counts) + 3))  # noqa: E731
+    overall = share([2, 1, 0])
+    # gender, age bucket and occupation: the age and occupation groups are everyone
+    assert np.allclose(lift[0], share([2, 0, 0]) - overall)
+    assert np.allclose(lift[1], share([0, 1, 0]) - overall)
+    assert np.allclose(lift[2], share([2, 0, 0]) - overall)  # an unseen age bucket adds 0
+    assert lift[0, 0] > 0 > lift[1, 0] and lift[1, 1] > 0 > lift[0, 1]
 
 
 def test_signal_metrics_count_ties_against_the_users_movie_and_pick_the_weight_on_validation():
