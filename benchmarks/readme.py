@@ -71,7 +71,13 @@ def recommend(r: dict) -> str:
     head = ["top 10 produced by", "HR@10", "NDCG@10", "Recall@50", "sampled HR@10 (NCF)"]
     ours, alone = r["metrics"]["two-stage (ours)"], r["metrics"]["retrieval alone"]
     targets = "; ".join(
-        f"{name} >= {t['target']} ({'met' if t['met'] else 'not met'}: {t['value']})"
+        f"{name} >= {t['target']} ({'met' if t['met'] else 'not met'}: {t['value']}"
+        + (
+            ", 95 % interval {}-{} over users".format(*t["interval_95"])
+            if "interval_95" in t
+            else ""
+        )
+        + ")"
         for name, t in r["targets"].items()
     )
     grpc = r.get("grpc", {})

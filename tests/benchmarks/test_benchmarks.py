@@ -117,9 +117,24 @@ def test_recommend_benchmark_measures_the_exported_pipeline_against_every_peer(
         top = sorted(unseen, key=lambda m: (-counts.get(m, 0), m))[:10]
         hits += movies[-1] in top
     assert result["metrics"]["popularity"]["hr@10"] == hits / 12
+    low, high = result["targets"]["hr@10 vs retrieval alone"]["interval_95"]
+    assert low <= high
     assert result["grpc"]["same_top_k"] == result["grpc"]["users"] == 12
     assert "| two-stage (ours) |" in (tmp_path / "results" / "recommend.md").read_text()
     assert (tmp_path / "results" / "recommend.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_ratio_interval_resamples_users_with_both_lists_kept_together():
+    from benchmarks.recommend_quality import ratio_interval
+
+    alone = np.arange(100) < 30  # 30 of 100 users hit
+    # the same hits: every resample has equal sums (an unpaired bootstrap would spread)
+    assert ratio_interval(alone.copy(), alone, seed=0) == (1.0, 1.0)
+    ours = np.arange(100) < 45  # retrieval's 30 hits and 15 more: never below 1
+    low, high = ratio_interval(ours, alone, seed=0)
+    assert 1.0 <= low < 1.5 < high
+    none = np.zeros(100, bool)
+    assert ratio_interval(none, none, seed=0) == (1.0, 1.0)  # 0 / 0 counts as equal
 
 
 def test_load_and_soak_benchmarks_against_a_server_process(models_dir, tmp_path):
