@@ -269,8 +269,9 @@ def demographic_lift(prepared: Prepared, lists, known) -> dict[str, np.ndarray]:
             counts = np.zeros((len(labels), size))
             np.add.at(counts, (of_rating, movies), 1.0)
             share = np.log((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + size))
-            mine = np.searchsorted(labels, lists[part].queries[name].astype(str))
-            found = labels[mine.clip(max=len(labels) - 1)] == lists[part].queries[name].astype(str)
+            asked = lists[part].queries[name].astype(str)
+            mine = np.searchsorted(labels, asked)
+            found = labels[mine.clip(max=len(labels) - 1)] == asked
             table = np.vstack([share - overall, np.zeros((1, size))])  # an unseen group: 0
             lift += table[np.where(found, mine, len(labels))[:, None], lists[part].movie_ids.rows]
         out[part] = lift
