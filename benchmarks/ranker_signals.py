@@ -53,7 +53,7 @@ SHARES = {"a quarter": 0.25, "half": 0.5}  # of the users whose training lists f
 
 
 def run(cfg: PipelineConfig, output_dir: str) -> dict:
-    """Trains the served retrieval model, the scorer's lists and two scorers on the temporal
+    """Trains the served retrieval model, the scorer's lists and four scorers on the temporal
     split, scores the validation and test lists with every family; writes the files."""
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split="temporal"))
     started = time.time()
@@ -67,13 +67,15 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
     known["test"] = [*known["validation"], prepared.parts["validation"]]
     test_lists = served_lists(served, prepared, known, cfg.ranking.scorer.num_candidates)
     lists = {"validation": validation_lists, "test": test_lists}
-    scorers = [
-        ranking_train.fit_scorer(
-            cfg.ranking, prepared, run_.vocab_files, seed, train_lists, validation_lists, earlier
+
+    def scorer_logits(fit_on: CandidateLists, seed: int) -> dict[str, np.ndarray]:
+        """Per part, the list logits of a scorer fit on `fit_on`."""
+        model = ranking_train.fit_scorer(
+            cfg.ranking, prepared, run_.vocab_files, seed, fit_on, validation_lists, earlier
         )
-        for seed in (cfg.data.seed, cfg.data.seed + 1)
-    ]
-    logits = [{p: seen_last(list_logits(s, lists[p]), lists[p]) for p in PARTS} for s in scorers]
+        return {p: seen_last(list_logits(model, lists[p]), lists[p]) for p in PARTS}
+
+    logits = [scorer_logits(train_lists, seed) for seed in (cfg.data.seed, cfg.data.seed + 1)]
     everyone = np.unique(train[F.USER_ID.name])
     rated = rated_matrix(prepared, everyone, [train])
     weights = ease_weights(rated)
@@ -100,17 +102,8 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
         "scorer": alone(logits[0], lists),
     }
     for name, share in SHARES.items():
-        fewer = ranking_train.fit_scorer(
-            cfg.ranking,
-            prepared,
-            run_.vocab_files,
-            cfg.data.seed,
-            of_users(train_lists, share, cfg.data.seed),
-            validation_lists,
-            earlier,
-        )
-        scores = {p: seen_last(list_logits(fewer, lists[p]), lists[p]) for p in PARTS}
-        rows[f"scorer on the lists of {name} of the users"] = alone(scores, lists)
+        fewer = scorer_logits(of_users(train_lists, share, cfg.data.seed), cfg.data.seed)
+        rows[f"scorer on the lists of {name} of the users"] = alone(fewer, lists)
     for name, scores in families.items():
         scores = {p: seen_last(scores[p], lists[p]) for p in PARTS}
         rows[name] = {**alone(scores, lists), **fused(logits[0], scores, lists)}
