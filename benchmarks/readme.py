@@ -51,8 +51,8 @@ def _f(value, digits: int = 4) -> str:
 
 
 RECOMMEND_ROWS = {
-    "two-stage (ours)": "two-stage: retrieve 100, drop seen, order by the ranker's `score` (ours)",
-    "retrieval alone": "retrieval alone (two-tower, seen dropped)",
+    "two-stage (ours)": "two-stage: the 100 best unseen, ordered by the ranker's `score` (ours)",
+    "retrieval alone": "retrieval alone (two-tower, seen excluded)",
     "rating-ordered ranking": "retrieval, then ordered by predicted rating (the previous "
     "`recommender`)",
     "adjacency (newest movie)": "adjacency: movies rated right after the user's newest one",

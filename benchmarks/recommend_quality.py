@@ -4,8 +4,9 @@ On the temporal split (each user's last rating is the test; both stages trained 
 train part, `recsys train all`), every test user asks for recommendations at the time of
 their test rating, with their earlier (train + validation) movies as history and as seen.
 The exported SavedModels answer, loaded as a server would load them:
-  * two-stage: the composite `recommender` (retrieve 100, drop seen, order by `score`);
-  * retrieval alone: `retrieval_bruteforce`'s top 100, seen dropped, in retrieval order;
+  * two-stage: the composite `recommender` (the 100 best unseen movies, ordered by `score`);
+  * retrieval alone: `retrieval_bruteforce`'s 100 best unseen movies (`unseen_candidates`),
+    in retrieval order;
   * rating-ordered: the same candidates ordered by the ranker's `predicted_rating` (what
     the previous `recommender` did);
   * popularity; item-to-item (co-rating cosine to the user's 5 newest movies); adjacency
@@ -77,18 +78,18 @@ def run(
         composite.latest_version(cfg.export_dir, contract.RETRIEVAL_BRUTEFORCE)
     )
     ranking = tf.saved_model.load(composite.latest_version(cfg.export_dir, contract.RANKING))
-    retrieved = _call_all(retrieval, requests)
-    seen = requests[F.SEEN_MOVIE_IDS.name]
-    lists["retrieval alone"] = _drop_seen(retrieved[contract.MOVIE_IDS], seen)
+    retrieved = _call_all(retrieval, requests, contract.UNSEEN_CANDIDATES_SIGNATURE)
+    found = np.isfinite(retrieved[contract.SCORES])  # -inf: the catalogue ran out of unseen
+    candidates = np.where(found, retrieved[contract.MOVIE_IDS], F.PAD)
+    lists["retrieval alone"] = candidates
     ratings = _rank_candidates(
-        ranking, requests, retrieved[contract.MOVIE_IDS], retrieved[contract.SCORES]
+        ranking, requests, candidates, np.where(found, retrieved[contract.SCORES], 0.0)
     )[contract.PREDICTED_RATING]
-    order = np.argsort(-ratings, axis=1, kind="stable")
-    lists["rating-ordered ranking"] = _drop_seen(
-        np.take_along_axis(retrieved[contract.MOVIE_IDS], order, 1), seen
-    )
+    order = np.argsort(-np.where(found, ratings, -np.inf), axis=1, kind="stable")
+    lists["rating-ordered ranking"] = np.take_along_axis(candidates, order, 1)
     peers = peer_scores(prepared, requests)
     ids = prepared.catalogue[F.MOVIE_ID.name]
+    seen = requests[F.SEEN_MOVIE_IDS.name]
     seen_rows = [prepared.catalogue_rows(s[s != F.PAD]) for s in seen]
     for name, scores in peers.items():
         lists[name] = _top_unseen(scores, ids, seen_rows)
@@ -253,15 +254,6 @@ def _rank_candidates(
     return {k: v.reshape(users, n) for k, v in out.items()}
 
 
-def _drop_seen(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Each row's ids without its seen ones, in order, padded with PAD."""
-    out = np.full(ids.shape, F.PAD, dtype=object)
-    for row in range(len(ids)):
-        kept = [m for m in ids[row] if m not in set(seen[row])]
-        out[row, : len(kept)] = kept
-    return out
-
-
 def _top_unseen(scores: np.ndarray, ids: np.ndarray, seen_rows: list[np.ndarray]) -> np.ndarray:
     scores = np.array(scores, dtype=np.float64)
     for row, rows in enumerate(seen_rows):
@@ -330,8 +322,8 @@ def sampled_hit_rates(
     """NCF protocol: HR@10 of the test movie among 99 sampled movies the user never rated.
 
     The two-stage model scores the 1 + 99 movies with the ranker, given each movie's retrieval
-    score and its rank among all movies (query embedding . movie embeddings, as the
-    brute-force index computes them)."""
+    score and its rank among the movies the user has not seen (query embedding . movie
+    embeddings, as the brute-force index computes them)."""
     everything = [np.union1d(s, [t]) for s, t in zip(seen_rows, targets)]
     # 99 in the NCF protocol; fewer only when a tiny catalogue has fewer unrated movies
     count = min([99] + [len(catalogue_ids) - len(e) for e in everything])
@@ -345,7 +337,10 @@ def sampled_hit_rates(
     for name, scores in peers.items():
         out[name] = M.hit_rate(M.sampled_ranks(np.asarray(scores), targets, negatives), 10)
     candidates = np.concatenate([targets[:, None], negatives], axis=1)  # the target first
-    catalogue_ranks = np.argsort(np.argsort(-full, axis=1, kind="stable"), axis=1)
+    unseen = full.copy()  # ranks among the unseen movies, as `unseen_candidates` gives them
+    for row, rows in enumerate(seen_rows):
+        unseen[row, rows] = -np.inf
+    catalogue_ranks = np.argsort(np.argsort(-unseen, axis=1, kind="stable"), axis=1)
     score = _rank_candidates(
         ranking,
         requests,

@@ -1,9 +1,9 @@
-"""The composite `recommender` SavedModel: retrieval -> drop seen -> ranking -> top k, one graph.
+"""The composite `recommender` SavedModel: unseen candidates -> ranking -> top k, one graph.
 
-The N retrieved movies (with their retrieval scores and ranks) are scored by the ranking
-model in one batch (`score_lists`); seen movies are dropped; the k best by the ranker's
-`score` are returned with `scores` (that score), and their `predicted_rating` and
-`movie_title` (`rate_lists`, for the k alone).
+Retrieval's `unseen_candidates` returns the N best movies the user has not seen (with their
+retrieval scores and ranks); the ranking model scores them in one batch (`score_lists`);
+the k best by the ranker's `score` are returned with `scores` (that score), and their
+`predicted_rating` and `movie_title` (`rate_lists`, for the k alone).
 
 Built from the exported brute-force retrieval model and the ranking model (loaded as
 SavedModels, so it needs no model code and only stock TensorFlow ops): a single Predict
@@ -25,18 +25,22 @@ log = logging.getLogger(__name__)
 
 
 class RecommenderModule(tf.Module):
-    """Retrieval (loaded SavedModel) -> drop seen -> ranking (loaded SavedModel) -> top k."""
+    """Retrieval's unseen candidates (loaded SavedModel) -> ranking (loaded SavedModel) -> top k."""
 
     def __init__(self, retrieval, ranking, k: int):
         super().__init__()
         self.retrieval, self.ranking, self.k = retrieval, ranking, k
-        retrieve = retrieval.signatures[contract.SERVING_DEFAULT]
-        for name in (contract.SCORE_LISTS_SIGNATURE, contract.RATE_LISTS_SIGNATURE):
-            if name not in ranking.signatures:
+        for model, name, retrain in (
+            (retrieval, contract.UNSEEN_CANDIDATES_SIGNATURE, "retrieval"),
+            (ranking, contract.SCORE_LISTS_SIGNATURE, "ranking"),
+            (ranking, contract.RATE_LISTS_SIGNATURE, "ranking"),
+        ):
+            if name not in model.signatures:
                 raise ValueError(
-                    f"the ranking export has no {name!r} signature (exported by an older "
-                    "version): retrain it (`recsys train ranking`)"
+                    f"the {retrain} export has no {name!r} signature (exported by an older "
+                    f"version): retrain it (`recsys train {retrain}`)"
                 )
+        retrieve = retrieval.signatures[contract.UNSEEN_CANDIDATES_SIGNATURE]
         self.retrieval_inputs = tuple(retrieve.structured_input_signature[1])
         self.ranking_inputs = tuple(
             ranking.signatures[contract.SCORE_LISTS_SIGNATURE].structured_input_signature[1]
@@ -63,20 +67,21 @@ class RecommenderModule(tf.Module):
 
     def _serve(self, **inputs):
         inputs = savedmodel.same_rows(inputs)
-        retrieve = self.retrieval.signatures[contract.SERVING_DEFAULT]
+        retrieve = self.retrieval.signatures[contract.UNSEEN_CANDIDATES_SIGNATURE]
         retrieved = retrieve(**{k: inputs[k] for k in self.retrieval_inputs})
         ids = retrieved[contract.MOVIE_IDS]  # [batch, N]
+        # -inf: seen movies filling a row once the catalogue has no more unseen ones
+        filler = tf.math.is_inf(retrieved[contract.SCORES])
         batch, n = tf.shape(ids)[0], tf.shape(ids)[1]
         rank_inputs = {k: inputs[k] for k in self.ranking_inputs if k in inputs}
         rank_inputs[F.MOVIE_ID.name] = ids
-        rank_inputs[F.RETRIEVAL_SCORE.name] = retrieved[contract.SCORES]
+        rank_inputs[F.RETRIEVAL_SCORE.name] = tf.where(filler, 0.0, retrieved[contract.SCORES])
         rank_inputs[F.RETRIEVAL_RANK.name] = tf.tile(tf.range(n, dtype=tf.int64)[None], [batch, 1])
         score = self.ranking.signatures[contract.SCORE_LISTS_SIGNATURE](**rank_inputs)[
             contract.SCORE
         ]
-        is_seen = contains(inputs[F.SEEN_MOVIE_IDS.name], ids)
         scores, best = tf.math.top_k(
-            tf.where(is_seen, -np.inf, score), k=self.k
+            tf.where(filler, -np.inf, score), k=self.k
         )  # ties: retrieval order
         kept = tf.gather(ids, best, batch_dims=1)
         rate_inputs = {k: inputs[k] for k in self.rating_inputs if k in inputs}
@@ -88,19 +93,6 @@ class RecommenderModule(tf.Module):
             contract.PREDICTED_RATING: rated[contract.PREDICTED_RATING],
             contract.MOVIE_TITLE: rated[contract.MOVIE_TITLE],
         }
-
-
-def contains(seen: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
-    """[batch, n] bool: whether each of `ids` is in its row of `seen` ([batch, s]).
-
-    Binary search over each row's sorted 62-bit fingerprints: O(n log s) integer work per row
-    instead of n x s string comparisons (a collision among a catalogue's ids has odds ~1e-12).
-    """
-    seen_keys = tf.sort(tf.strings.to_hash_bucket_fast(seen, 1 << 62), axis=1)
-    keys = tf.strings.to_hash_bucket_fast(ids, 1 << 62)
-    position = tf.searchsorted(seen_keys, keys)
-    position = tf.minimum(position, tf.shape(seen_keys, out_type=position.dtype)[1] - 1)
-    return tf.equal(tf.gather(seen_keys, position, batch_dims=1), keys)
 
 
 def latest_version(export_dir: str, model: str) -> str:

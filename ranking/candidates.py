@@ -8,7 +8,7 @@ score blindly. So the lists come from a retrieval model that never saw the queri
     `per_user` ratings become ranker queries, the earlier ones train a separate
     retrieval model (the "earlier window" model);
   * `candidate_lists` asks that model for each query's top-N movies, leaving out the
-    movies the user rated before (as serving drops seen movies); the query's own movie
+    movies the user rated before (as serving's `unseen_candidates` does); the query's own movie
     is the positive. A list whose positive was not retrieved is dropped (the ranker can
     only reorder what retrieval returns; keeping it would teach nothing and injecting
     the positive would put a movie at a rank retrieval never gives).

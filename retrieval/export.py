@@ -4,10 +4,12 @@ Two models, one signature set:
   * `retrieval` (ScaNN; needs ScaNN's ops in the server),
   * `retrieval_bruteforce` (exact; stock TensorFlow ops only).
 `serving_default` takes the query tower's features (from the registry) and returns
-`movie_ids` [batch, k] and `scores` [batch, k]; `query_embedding` returns the [batch, d]
-query embedding; `similar_movies` takes `movie_id` [batch] and returns the movie's nearest
-movies in the same index ("more like this"), the movie itself excluded. Movie embeddings
-and vocabularies live inside the model.
+`movie_ids` [batch, k] and `scores` [batch, k]; `unseen_candidates` takes them and
+`seen_movie_ids` [batch, s] and returns the k best movies not seen (what the recommender
+ranks: dropping the seen from the k best would leave a heavy user few, or none);
+`query_embedding` returns the [batch, d] query embedding; `similar_movies` takes `movie_id`
+[batch] and returns the movie's nearest movies in the same index ("more like this"), the
+movie itself excluded. Movie embeddings and vocabularies live inside the model.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ class RetrievalServingModule(tf.Module):
         index: tf.keras.layers.Layer,
         movie_ids: tf.Tensor,
         movie_embeddings: tf.Tensor,
+        k: int,
     ):
         super().__init__()
         self.query_tower = query_tower
         self.index = index
+        self.k = k
+        self.num_movies = int(movie_ids.shape[0])
         self.movie_embeddings = movie_embeddings
         self.movie_rows = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -53,8 +58,12 @@ class RetrievalServingModule(tf.Module):
         self.serve = tf.function(self._serve)
         self.embed = tf.function(self._embed)
         self.similar = tf.function(self._similar)
+        self.unseen = tf.function(self._unseen)
         self.serving_signatures = {
             contract.SERVING_DEFAULT: self.serve.get_concrete_function(**specs),
+            contract.UNSEEN_CANDIDATES_SIGNATURE: self.unseen.get_concrete_function(
+                **savedmodel.input_specs([*query_tower.feature_names, F.SEEN_MOVIE_IDS.name])
+            ),
             contract.QUERY_EMBEDDING_SIGNATURE: self.embed.get_concrete_function(**specs),
             contract.SIMILAR_MOVIES_SIGNATURE: self.similar.get_concrete_function(
                 **savedmodel.input_specs([F.MOVIE_ID.name])
@@ -64,6 +73,18 @@ class RetrievalServingModule(tf.Module):
     def _serve(self, **inputs):
         scores, movie_ids = self.index(self.query_tower(inputs, training=False))
         return {contract.MOVIE_IDS: movie_ids, contract.SCORES: scores}
+
+    def _unseen(self, **inputs):
+        inputs = savedmodel.same_rows(inputs)
+        seen = inputs.pop(F.SEEN_MOVIE_IDS.name)
+        # Over-fetch by the number of seen movies: at least k of the fetched are unseen.
+        fetch = tf.minimum(self.k + tf.shape(seen)[1], self.num_movies)
+        scores, ids = self.index(self.query_tower(inputs, training=False), k=fetch)
+        # Seen movies score -inf and sort last: they fill a row only once the catalogue has
+        # fewer than k unseen movies left (an approximate index may return fewer than asked).
+        scores = tf.where(savedmodel.contains(seen, ids), -np.inf, scores)
+        best, order = tf.math.top_k(scores, k=tf.minimum(self.k, tf.shape(scores)[1]))
+        return {contract.MOVIE_IDS: tf.gather(ids, order, batch_dims=1), contract.SCORES: best}
 
     def _embed(self, **inputs):
         return {contract.QUERY_EMBEDDING: self.query_tower(inputs, training=False)}
@@ -108,7 +129,11 @@ def export_all(
     written = {}
     for model_name, kind in MODEL_KINDS.items():
         module = RetrievalServingModule(
-            query_tower, build_index(index_cfg, ids, embeddings, kind=kind), ids, embeddings
+            query_tower,
+            build_index(index_cfg, ids, embeddings, kind=kind),
+            ids,
+            embeddings,
+            index_cfg.k,
         )
         module.serving_signatures[contract.SERVING_DEFAULT](
             **requests[0]

@@ -20,6 +20,8 @@ QUERY_EMBEDDING_SIGNATURE = "query_embedding"
 SIMILAR_MOVIES_SIGNATURE = (
     "similar_movies"  # movie_id [batch] -> its nearest movies (itself excluded)
 )
+# query features + seen_movie_ids -> the k best movies not seen (what the recommender ranks)
+UNSEEN_CANDIDATES_SIGNATURE = "unseen_candidates"
 SIMILAR_K = 10  # movies similar_movies returns (fewer for a catalogue of 10 or fewer)
 # ranking, what the recommender calls: one list of candidates per query, [queries, N] in and
 # out. It scores every candidate, then rates and titles only the k it keeps.

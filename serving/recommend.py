@@ -1,8 +1,8 @@
-"""Two-stage recommendations for a client: retrieve N, drop seen movies, rank, top K.
+"""Two-stage recommendations for a client: retrieve the N best unseen movies, rank, top K.
 
 Two ways, one answer:
-  * `recommend` (client side): a Predict call to a retrieval model, one to the ranking
-    model with the N candidates, filtering and ordering in the client;
+  * `recommend` (client side): a Predict call to a retrieval model's `unseen_candidates`,
+    one to the ranking model with the N candidates, ordering in the client;
   * `recommend_composite`: one Predict call to the composite `recommender` model
     (`pipelines.composite` exports it), which runs the same steps in one graph.
 Both rank all N candidates in one batch, ties in retrieval order, so they return the same
@@ -285,11 +285,15 @@ def recommend(
       Up to k dicts {"movie_id", "title", "score", "predicted_rating", "retrieval_score"},
       best first.
     """
-    retrieval_keys = client.metadata(retrieval_model)["signatures"][contract.SERVING_DEFAULT][
-        "inputs"
-    ]
-    retrieved = client.predict(retrieval_model, profile.inputs(retrieval_keys))
-    candidates, retrieval_scores = retrieved[contract.MOVIE_IDS][0], retrieved[contract.SCORES][0]
+    unseen = contract.UNSEEN_CANDIDATES_SIGNATURE
+    retrieval_keys = client.metadata(retrieval_model)["signatures"][unseen]["inputs"]
+    retrieved = client.predict(retrieval_model, profile.inputs(retrieval_keys), signature=unseen)
+    # -inf scores trail a row whose catalogue has fewer unseen movies than retrieval returns
+    found = np.isfinite(retrieved[contract.SCORES][0])
+    candidates = retrieved[contract.MOVIE_IDS][0][found]
+    retrieval_scores = retrieved[contract.SCORES][0][found]
+    if not len(candidates):  # the user has seen every movie
+        return []
     ranking_keys = client.metadata(ranking_model)["signatures"][contract.SERVING_DEFAULT]["inputs"]
     ranked = client.predict(
         ranking_model, ranking_inputs(profile, ranking_keys, candidates, retrieval_scores)
@@ -297,9 +301,7 @@ def recommend(
     scores, ratings, titles = (
         ranked[key] for key in (contract.SCORE, contract.PREDICTED_RATING, contract.MOVIE_TITLE)
     )
-    seen = set(profile.seen_movie_ids)
-    keep = [i for i, movie in enumerate(candidates) if movie not in seen]
-    best = sorted(keep, key=lambda i: -scores[i])[:k]  # stable: ties stay in retrieval order
+    best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:k]  # ties: retrieval order
     return [
         {
             "movie_id": str(candidates[i]),

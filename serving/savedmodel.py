@@ -48,6 +48,20 @@ def same_rows(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return {name: tf.identity(value) for name, value in inputs.items()}
 
 
+def contains(seen: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """[batch, n] bool: whether each of `ids` is in its row of `seen` ([batch, s], s >= 0).
+
+    Binary search over each row's sorted 62-bit fingerprints: O(n log s) integer work per row
+    instead of n x s string comparisons (a collision among a catalogue's ids has odds ~1e-12).
+    """
+    seen = tf.pad(seen, [[0, 0], [0, 1]], constant_values=F.PAD)  # s = 0 searches one PAD
+    seen_keys = tf.sort(tf.strings.to_hash_bucket_fast(seen, 1 << 62), axis=1)
+    keys = tf.strings.to_hash_bucket_fast(ids, 1 << 62)
+    position = tf.searchsorted(seen_keys, keys)
+    position = tf.minimum(position, tf.shape(seen_keys, out_type=position.dtype)[1] - 1)
+    return tf.equal(tf.gather(seen_keys, position, batch_dims=1), keys)
+
+
 def export(
     base: str,
     module: tf.Module,

@@ -21,8 +21,8 @@ REQUEST = {
 }
 
 
-def _call(model, inputs):
-    function = model.signatures[contract.SERVING_DEFAULT]
+def _call(model, inputs, signature: str = contract.SERVING_DEFAULT):
+    function = model.signatures[signature]
     specs = function.structured_input_signature[1]
     return {
         k: v.numpy()
@@ -37,7 +37,7 @@ def test_composite_orders_unseen_candidates_by_the_rankers_score(models_dir):
     retrieval = tf.saved_model.load(str(models_dir / contract.RETRIEVAL_BRUTEFORCE / "1"))
     ranking = tf.saved_model.load(str(models_dir / contract.RANKING / "1"))
     out = _call(recommender, REQUEST)
-    retrieved = _call(retrieval, REQUEST)
+    retrieved = _call(retrieval, REQUEST, contract.UNSEEN_CANDIDATES_SIGNATURE)
     for row in range(2):
         ids = retrieved[contract.MOVIE_IDS][row]
         one_user = {k: [v[row]] for k, v in REQUEST.items()}
@@ -50,9 +50,7 @@ def test_composite_orders_unseen_candidates_by_the_rankers_score(models_dir):
                 "retrieval_rank": np.arange(len(ids)),
             },
         )
-        seen = {m.encode() for m in REQUEST["seen_movie_ids"][row] if m}
-        keep = [i for i, m in enumerate(ids) if m not in seen]
-        best = sorted(keep, key=lambda i: -ranked[contract.SCORE][i])[
+        best = sorted(range(len(ids)), key=lambda i: -ranked[contract.SCORE][i])[
             : out[contract.MOVIE_IDS].shape[1]
         ]
         assert out[contract.MOVIE_IDS][row].tolist() == ids[best].tolist()
@@ -60,7 +58,29 @@ def test_composite_orders_unseen_candidates_by_the_rankers_score(models_dir):
         assert np.allclose(
             out[contract.PREDICTED_RATING][row], ranked[contract.PREDICTED_RATING][best], atol=1e-5
         )
+        seen = {m.encode() for m in REQUEST["seen_movie_ids"][row] if m}
         assert not seen & set(out[contract.MOVIE_IDS][row].tolist())
+
+
+def test_a_user_who_has_seen_retrievals_top_movies_still_gets_k(models_dir):
+    """Seen movies are left out before the N candidates are taken, not after: a user who has
+    seen retrieval's whole top N still gets k movies. One who has seen all but 2 of the
+    catalogue gets those 2, the rest of the row scored -inf."""
+    from serving.recommend import load_movies
+
+    recommender = tf.saved_model.load(str(models_dir / contract.RECOMMENDER / "1"))
+    retrieval = tf.saved_model.load(str(models_dir / contract.RETRIEVAL_BRUTEFORCE / "1"))
+    user = {k: [v[0]] for k, v in REQUEST.items()}
+    top = [m.decode() for m in _call(retrieval, user)[contract.MOVIE_IDS][0]]
+    catalogue = sorted(load_movies(str(models_dir)))
+    left = [m for m in catalogue if m not in top][:2]
+    for seen, expected_found in ((top, 3), ([m for m in catalogue if m not in left], 2)):
+        out = _call(recommender, {**user, "seen_movie_ids": [seen]})
+        ids = [m.decode() for m in out[contract.MOVIE_IDS][0]]
+        found = int(np.isfinite(out[contract.SCORES][0]).sum())
+        assert found == expected_found and not set(ids[:found]) & set(seen)
+        if expected_found == 2:
+            assert sorted(ids[:found]) == sorted(left)
 
 
 def test_seen_filter_matches_string_comparison():
@@ -68,13 +88,14 @@ def test_seen_filter_matches_string_comparison():
 
     import tensorflow as tf
 
-    from pipelines.composite import contains
+    from serving.savedmodel import contains
 
     rng = random.Random(0)
     seen = tf.constant([[str(rng.randrange(60)) for _ in range(40)] + [""] * 5 for _ in range(30)])
     ids = tf.constant([[str(rng.randrange(60)) for _ in range(25)] for _ in range(30)])
     expected = tf.reduce_any(tf.equal(ids[:, :, tf.newaxis], seen[:, tf.newaxis, :]), axis=2)
     assert (contains(seen, ids).numpy() == expected.numpy()).all()
+    assert not contains(tf.zeros([30, 0], tf.string), ids).numpy().any()  # nothing seen
 
 
 def test_time_features_clip_to_the_training_range(models_dir, trained):

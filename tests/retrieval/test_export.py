@@ -57,7 +57,9 @@ def exported(tiny_movielens, tfds_cache, tmp_path_factory):
     expected = {}
     for name, kind in export.MODEL_KINDS.items():
         index = build_index(cfg.retrieval.index, ids, tf.constant(movies), kind=kind)
-        module = export.RetrievalServingModule(model.query_tower, index, ids, tf.constant(movies))
+        module = export.RetrievalServingModule(
+            model.query_tower, index, ids, tf.constant(movies), cfg.retrieval.index.k
+        )
         expected[name] = [
             [
                 m.decode()
@@ -128,6 +130,46 @@ def test_brute_force_top_k_is_exact_against_numpy(exported):
             np.sort(scores)[::-1][: cfg.retrieval.index.k],
             atol=1e-5,
         )
+
+
+def test_unseen_candidates_are_the_k_best_movies_not_seen(exported):
+    """Exact against numpy for brute force; whatever the seen list holds (top movies, an id
+    outside the catalogue, padding, nothing), the row has k movies and none of them seen.
+    A user who has seen all but 3 movies gets those 3, then seen ones scored -inf."""
+    import tensorflow as tf
+
+    cfg, paths, requests, _, _, (movie_ids, movies) = exported
+    k = cfg.retrieval.index.k
+    catalogue = [m.decode() for m in movie_ids]
+    for name in (contract.RETRIEVAL_BRUTEFORCE, contract.RETRIEVAL):
+        model = tf.saved_model.load(paths[name])
+        for request in requests:
+            query = _call(model, contract.QUERY_EMBEDDING_SIGNATURE, request)[
+                contract.QUERY_EMBEDDING
+            ].numpy()[0]
+            order = np.argsort(-(movies @ query), kind="stable")
+            for seen in (
+                [],
+                [catalogue[i] for i in order[: k // 2]] + ["no-such-movie", ""],
+                [catalogue[i] for i in order[::2]],
+                [catalogue[i] for i in order[3:]],
+            ):
+                out = _call(
+                    model,
+                    contract.UNSEEN_CANDIDATES_SIGNATURE,
+                    {**request, "seen_movie_ids": [seen or [""]]},
+                )
+                ids = [m.decode() for m in out[contract.MOVIE_IDS].numpy()[0]]
+                scores = out[contract.SCORES].numpy()[0]
+                unseen = [catalogue[i] for i in order if catalogue[i] not in set(seen)]
+                found = int(np.isfinite(scores).sum())
+                assert not set(ids[:found]) & set(seen), name
+                assert (scores[found:] == -np.inf).all() and set(ids[found:]) <= set(seen)
+                if name == contract.RETRIEVAL_BRUTEFORCE:
+                    assert len(ids) == k and found == min(k, len(unseen))
+                    assert ids[:found] == unseen[:found]
+                    kept = [m for m in order if catalogue[m] not in set(seen)][:found]
+                    assert np.allclose(scores[:found], movies[kept] @ query, atol=1e-5)
 
 
 def test_similar_movies_exclude_the_movie_and_match_numpy(exported):

@@ -65,6 +65,7 @@ def test_metadata_signatures_match_the_contract(client):
     assert meta["version"] == 1
     assert set(meta["signatures"]) == {
         contract.SERVING_DEFAULT,
+        contract.UNSEEN_CANDIDATES_SIGNATURE,
         contract.QUERY_EMBEDDING_SIGNATURE,
         contract.SIMILAR_MOVIES_SIGNATURE,
         contract.LINEAGE_SIGNATURE,
@@ -74,6 +75,9 @@ def test_metadata_signatures_match_the_contract(client):
     default = meta["signatures"][contract.SERVING_DEFAULT]
     assert set(default["inputs"]) == set(RETRIEVAL_INPUTS)
     assert default["outputs"] == {contract.MOVIE_IDS: "string", contract.SCORES: "float32"}
+    unseen = meta["signatures"][contract.UNSEEN_CANDIDATES_SIGNATURE]
+    assert set(unseen["inputs"]) == {*RETRIEVAL_INPUTS, contract.SEEN_MOVIE_IDS}
+    assert unseen["outputs"] == default["outputs"]
     ranking = client.metadata(contract.RANKING)["signatures"][contract.SERVING_DEFAULT]
     assert set(ranking["outputs"]) == {
         contract.SCORE,
