@@ -20,8 +20,8 @@ def show(path: str) -> str:
     return _run(["show", "--dir", path, "--all"])
 
 
-def run(path: str, input_exprs: str) -> str:
-    """stdout of `saved_model_cli run` on the serving_default signature."""
+def run(path: str, input_exprs: str, signature: str = "serving_default") -> str:
+    """stdout of `saved_model_cli run` on `signature`."""
     return _run(
         [
             "run",
@@ -30,7 +30,7 @@ def run(path: str, input_exprs: str) -> str:
             "--tag_set",
             "serve",
             "--signature_def",
-            "serving_default",
+            signature,
             "--input_exprs",
             input_exprs,
         ]

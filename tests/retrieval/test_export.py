@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -259,7 +260,17 @@ def test_saved_model_cli_run_prints_movie_ids(exported):
     )
     printed = saved_model_cli.run(paths[contract.RETRIEVAL_BRUTEFORCE], exprs)
     assert "movie_ids" in printed
-    assert any(f"b'{m}'" in printed for m in prepared.catalogue["movie_id"])
+    top = re.findall(r"b'([^']+)'", printed)
+    assert top and set(top) <= set(prepared.catalogue["movie_id"])
+    # BUILD.md's unseen_candidates example: the movies just printed, given as seen, are gone
+    seen = ",".join(f"'{m}'" for m in top)
+    printed = saved_model_cli.run(
+        paths[contract.RETRIEVAL_BRUTEFORCE],
+        f"{exprs};seen_movie_ids=[[{seen}]]",
+        contract.UNSEEN_CANDIDATES_SIGNATURE,
+    )
+    unseen = re.findall(r"b'([^']+)'", printed)
+    assert len(unseen) == len(top) and not set(unseen) & set(top)
 
 
 def test_versions_are_written_atomically_and_never_overwritten(tmp_path):
