@@ -79,13 +79,13 @@ def run(
     )
     ranking = tf.saved_model.load(composite.latest_version(cfg.export_dir, contract.RANKING))
     retrieved = _call_all(retrieval, requests, contract.UNSEEN_CANDIDATES_SIGNATURE)
-    found = np.isfinite(retrieved[contract.SCORES])  # -inf: the catalogue ran out of unseen
-    candidates = np.where(found, retrieved[contract.MOVIE_IDS], F.PAD)
+    unseen = np.isfinite(retrieved[contract.SCORES])  # -inf: the catalogue ran out of unseen
+    candidates = np.where(unseen, retrieved[contract.MOVIE_IDS], F.PAD)
     lists["retrieval alone"] = candidates
     ratings = _rank_candidates(
-        ranking, requests, candidates, np.where(found, retrieved[contract.SCORES], 0.0)
+        ranking, requests, candidates, np.where(unseen, retrieved[contract.SCORES], 0.0)
     )[contract.PREDICTED_RATING]
-    order = np.argsort(-np.where(found, ratings, -np.inf), axis=1, kind="stable")
+    order = np.argsort(-np.where(unseen, ratings, -np.inf), axis=1, kind="stable")
     lists["rating-ordered ranking"] = np.take_along_axis(candidates, order, 1)
     peers = peer_scores(prepared, requests)
     ids = prepared.catalogue[F.MOVIE_ID.name]
@@ -254,11 +254,16 @@ def _rank_candidates(
     return {k: v.reshape(users, n) for k, v in out.items()}
 
 
-def _top_unseen(scores: np.ndarray, ids: np.ndarray, seen_rows: list[np.ndarray]) -> np.ndarray:
+def _without_seen(scores: np.ndarray, seen_rows: list[np.ndarray]) -> np.ndarray:
+    """A float64 copy of [users, num_movies] scores with each user's seen movies at -inf."""
     scores = np.array(scores, dtype=np.float64)
     for row, rows in enumerate(seen_rows):
         scores[row, rows] = -np.inf
-    return ids[np.argsort(-scores, axis=1, kind="stable")[:, :TOP]]
+    return scores
+
+
+def _top_unseen(scores: np.ndarray, ids: np.ndarray, seen_rows: list[np.ndarray]) -> np.ndarray:
+    return ids[np.argsort(-_without_seen(scores, seen_rows), axis=1, kind="stable")[:, :TOP]]
 
 
 def peer_scores(prepared: Prepared, requests: dict) -> dict[str, np.ndarray]:
@@ -337,9 +342,7 @@ def sampled_hit_rates(
     for name, scores in peers.items():
         out[name] = M.hit_rate(M.sampled_ranks(np.asarray(scores), targets, negatives), 10)
     candidates = np.concatenate([targets[:, None], negatives], axis=1)  # the target first
-    unseen = full.copy()  # ranks among the unseen movies, as `unseen_candidates` gives them
-    for row, rows in enumerate(seen_rows):
-        unseen[row, rows] = -np.inf
+    unseen = _without_seen(full, seen_rows)  # ranks among the unseen, as the signature gives
     catalogue_ranks = np.argsort(np.argsort(-unseen, axis=1, kind="stable"), axis=1)
     score = _rank_candidates(
         ranking,

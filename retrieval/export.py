@@ -53,7 +53,7 @@ class RetrievalServingModule(tf.Module):
             ),
             default_value=-1,
         )
-        self.similar_k = min(contract.SIMILAR_K, int(movie_ids.shape[0]) - 1)
+        self.similar_k = min(contract.SIMILAR_K, self.num_movies - 1)
         specs = savedmodel.input_specs(query_tower.feature_names)
         self.serve = tf.function(self._serve)
         self.embed = tf.function(self._embed)
