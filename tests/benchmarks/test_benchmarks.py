@@ -137,6 +137,25 @@ def test_ratio_interval_resamples_users_with_both_lists_kept_together():
     assert ratio_interval(none, none, seed=0) == (1.0, 1.0)  # 0 / 0 counts as equal
 
 
+def test_absolute_targets_are_judged_on_movielens_100k_only():
+    from benchmarks.recommend_quality import _targets
+
+    rows = {
+        "two-stage (ours)": {"hr@10": 0.21, "ndcg@10": 0.09},
+        "retrieval alone": {"hr@10": 0.14, "ndcg@10": 0.07},
+    }
+    on_100k = _targets(rows, "movielens-100k", (1.2, 1.8))
+    assert on_100k["hr@10"]["met"] and not on_100k["ndcg@10"]["met"]
+    assert on_100k["hr@10 vs retrieval alone"] == {
+        "value": 1.5,
+        "target": 1.2,
+        "met": True,
+        "interval_95": [1.2, 1.8],
+    }
+    elsewhere = _targets(rows, "movielens-latest-small", (1.2, 1.8))
+    assert list(elsewhere) == ["hr@10 vs retrieval alone"]
+
+
 def test_load_and_soak_benchmarks_against_a_server_process(models_dir, tmp_path):
     from benchmarks import serving_load, serving_soak
     from tests.conftest import MODELS_CONFIG
