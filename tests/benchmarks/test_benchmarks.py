@@ -135,6 +135,10 @@ def test_ratio_interval_resamples_users_with_both_lists_kept_together():
     assert 1.0 <= low < 1.5 < high
     none = np.zeros(100, bool)
     assert ratio_interval(none, none, seed=0) == (1.0, 1.0)  # 0 / 0 counts as equal
+    # [seeds, users]: one seed is the 1-D case; over seeds each user's hits are summed first
+    assert ratio_interval(ours[None], alone[None], seed=0) == (low, high)
+    swapped = np.stack([np.arange(100) < 30, (np.arange(100) >= 30) & (np.arange(100) < 60)])
+    assert ratio_interval(swapped, swapped[::-1], seed=0) == (1.0, 1.0)
 
 
 def test_absolute_targets_are_judged_on_movielens_100k_only():
@@ -274,7 +278,8 @@ def test_scale_repeats_keep_each_stages_median_and_largest_peak():
 
 def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeypatch):
     """The aggregation of `recsys benchmark recommend --seeds`: each seed's run (here a
-    stand-in that answers by seed) is trained with that `data.seed`; mean and sample sd."""
+    stand-in that answers by seed, 100 users) is trained with that `data.seed`; mean and
+    sample sd; the ratio pooled over the seeds' hits, with its interval over the users."""
     from benchmarks import recommend_quality
     from pipelines.config import PipelineConfig
 
@@ -284,10 +289,16 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
         assert not grpc_pass and output_dir != str(tmp_path)
         ours, alone = hit_rates[cfg.data.seed]
         return {
+            "users": 100,
             "metrics": {
                 "two-stage (ours)": {"hr@10": ours, "ndcg@10": ours / 2},
                 "retrieval alone": {"hr@10": alone, "ndcg@10": alone / 2},
-            }
+            },
+            # the first 100 * hr@10 users hit: retrieval's hits are a subset of ours
+            "users_hit": {
+                "two-stage (ours)": list(range(round(ours * 100))),
+                "retrieval alone": list(range(round(alone * 100))),
+            },
         }
 
     monkeypatch.setattr(recommend_quality, "run", one_run)
@@ -298,6 +309,11 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
     table = (tmp_path / "recommend-seeds.md").read_text()
     assert "| 3 | 0.2200 | 0.1100 | 0.2000 | 0.1000 | 1.1000 |" in table
     assert "0.2000 ± 0.0200" in table
+    pooled = result["pooled ratio"]
+    assert pooled["value"] == round(60 / 52, 3) and not pooled["met"]
+    low, high = pooled["interval_95"]
+    assert 1.0 <= low < pooled["value"] < high
+    assert f"against retrieval alone: {pooled['value']}, 95 % interval {low}-{high}" in table
 
 
 def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tfds_cache, tmp_path):
