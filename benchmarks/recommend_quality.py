@@ -159,7 +159,7 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
             "two-stage ndcg@10": ours["ndcg@10"],
             "retrieval hr@10": alone["hr@10"],
             "retrieval ndcg@10": alone["ndcg@10"],
-            "ratio": ours["hr@10"] / alone["hr@10"] if alone["hr@10"] else float("inf"),
+            "ratio": hit_ratio(ours["hr@10"], alone["hr@10"]),
         }
     columns = next(iter(per_seed.values())).keys()
     spread = {
@@ -172,7 +172,7 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
         for c in columns
     }
     ours, alone = (np.array(hits[name]) for name in COMPARED)  # [seeds, users]
-    pooled = ours.sum() / alone.sum() if alone.sum() else float("inf")
+    pooled = hit_ratio(ours.sum(), alone.sum())
     result = {
         "dataset": cfg.data.dataset,
         "seeds": per_seed,
@@ -180,7 +180,7 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
         # every seed's hits together: the ratio of the seeds' mean HR@10s, and its interval
         # over the test users (a seed's own interval holds its training luck as well)
         "pooled ratio": {
-            "value": round(float(pooled), 3),
+            "value": round(pooled, 3),
             "interval_95": [round(v, 3) for v in ratio_interval(ours, alone, seeds[0])],
             "target": TARGETS["vs_retrieval"],
             "met": bool(pooled >= TARGETS["vs_retrieval"]),
@@ -334,6 +334,11 @@ def hits_at_10(found: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return (found[:, :10] == targets[:, None]).any(axis=1)
 
 
+def hit_ratio(ours: float, alone: float) -> float:
+    """Ours over retrieval alone (hit rates or hit counts); inf when retrieval hits none."""
+    return float(ours / alone) if alone else float("inf")
+
+
 def ratio_interval(ours: np.ndarray, alone: np.ndarray, seed: int) -> tuple[float, float]:
     """95 % paired bootstrap interval of HR@10 ours / HR@10 alone from [users] hits, or
     [seeds, users] (each user's hits summed over the seeds): the users resampled with
@@ -414,7 +419,7 @@ def _targets(rows: dict, dataset: str, interval: tuple[float, float]) -> dict:
     """The goals met or not: the ratio to retrieval alone on any dataset, the absolute HR@10
     and NDCG@10 on TARGETS_DATASET only (they mean nothing on another catalogue)."""
     ours, alone = (rows[name] for name in COMPARED)
-    ratio = ours["hr@10"] / alone["hr@10"] if alone["hr@10"] else float("inf")
+    ratio = hit_ratio(ours["hr@10"], alone["hr@10"])
     goals = {}
     if dataset == TARGETS_DATASET:
         for name in ("hr@10", "ndcg@10"):
