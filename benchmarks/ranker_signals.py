@@ -17,7 +17,10 @@ the fused test HR@10 beyond the spread between scorer seeds.
   * the candidate's cosine to the user's newest movie in the retrieval model's space;
   * demographic lift: how much more often users of the query user's gender, age bucket and
     occupation rated the candidate than everyone did (datasets with demographics);
-  * the candidate's mean rating (shrunk towards the mean of all ratings).
+  * the candidate's mean rating (shrunk towards the mean of all ratings);
+  * a self-attentive next-movie model (SASRec-style, Kang and McAuley 2018: the issue's
+    reference family): transformer blocks over the user's newest movies and a softmax over
+    the whole catalogue, not retrieval's in-batch one.
 
 Every family reads only ratings before its queries (train for validation lists, train and
 validation for test lists). Two more rows ask whether more training lists would help (more
@@ -32,6 +35,7 @@ import os
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from core import features as F
 from core import plots
@@ -50,6 +54,23 @@ USER_NEIGHBOURS = 50
 RATING_PRIOR = 10  # the mean rating counts as this many ratings of every movie
 PARTS = ("validation", "test")
 SHARES = {"a quarter": 0.25, "half": 0.5}  # of the users whose training lists fit a scorer
+
+
+@dataclasses.dataclass(frozen=True)
+class NextMovieConfig:
+    """The next-movie family's network and training."""
+
+    history: int = 20  # newest movies read, as in retrieval's attention
+    dim: int = 64
+    blocks: int = 2
+    heads: int = 2
+    dropout: float = 0.2
+    batch_size: int = 512
+    max_epochs: int = 30
+    # Early stopping watches the validation part's HR@k. Its loss bottoms out epochs sooner:
+    # stopped on the loss (over 50 movies, seed 42) the model scored 0.181 alone, 0.196 fused.
+    monitor_k: int = 10
+    patience: int = 3
 
 
 def run(cfg: PipelineConfig, output_dir: str) -> dict:
@@ -94,6 +115,7 @@ def run(cfg: PipelineConfig, output_dir: str) -> dict:
         "user-kNN (50 users)": user_knn(everyone, rated, lists, profiles),
         "retrieval-space cosine to the newest movie": newest_cosine(served.movies, prepared, lists),
         "mean rating": mean_rating(prepared, lists, known),
+        "next-movie model (SASRec-style)": next_movie(prepared, lists, cfg.data.seed),
     }
     if F.USER_GENDER.name in train:
         families["demographic lift"] = demographic_lift(prepared, lists, known)
@@ -269,6 +291,101 @@ def demographic_lift(prepared: Prepared, lists, known) -> dict[str, np.ndarray]:
             lift += table[np.where(found, mine, len(labels))[:, None], lists[part].movie_ids.rows]
         out[part] = lift
     return out
+
+
+class NextMovieNetwork(tf.keras.Model):
+    """Logits over the catalogue's `size` movies of the movie rated next after `movies`:
+    [batch, history] catalogue rows, newest first, `size` padding. Post-norm transformer
+    blocks over the history; the newest position's output dotted with every movie's
+    embedding (shared with the input's) plus a bias."""
+
+    def __init__(self, size: int, config: NextMovieConfig):
+        super().__init__()
+        self.size, self.config = size, config
+        dim = config.dim
+        self.embedding = tf.keras.layers.Embedding(size + 1, dim)
+        self.position = self.add_weight(
+            name="position", shape=(config.history, dim), initializer="random_normal"
+        )
+        self.bias = self.add_weight(name="bias", shape=(size,), initializer="zeros")
+        self.dropout = tf.keras.layers.Dropout(config.dropout)
+        self.blocks = [
+            (
+                tf.keras.layers.MultiHeadAttention(
+                    config.heads, dim // config.heads, dropout=config.dropout
+                ),
+                tf.keras.layers.LayerNormalization(),
+                tf.keras.Sequential(
+                    [tf.keras.layers.Dense(dim, activation="relu"), tf.keras.layers.Dense(dim)]
+                ),
+                tf.keras.layers.LayerNormalization(),
+            )
+            for _ in range(config.blocks)
+        ]
+
+    def call(self, movies, training=False):
+        real = movies != self.size
+        pairs = real[:, None, :] & real[:, :, None]
+        hidden = self.embedding(movies) * self.config.dim**0.5 + self.position
+        hidden = self.dropout(hidden, training=training)
+        for attention, norm, feed_forward, second_norm in self.blocks:
+            attended = attention(hidden, hidden, attention_mask=pairs, training=training)
+            hidden = norm(hidden + attended)
+            hidden = second_norm(hidden + self.dropout(feed_forward(hidden), training=training))
+        movies_ = self.embedding.embeddings[: self.size]
+        return tf.matmul(hidden[:, 0], movies_, transpose_b=True) + self.bias
+
+
+def history_rows(prepared: Prepared, columns: Columns, length: int) -> np.ndarray:
+    """[n, length] catalogue rows of each row's newest movies; the catalogue's size pads."""
+    ids = np.asarray(columns[F.RECENT_MOVIE_IDS.name])[:, :length]
+    size = len(prepared.catalogue[F.MOVIE_ID.name])
+    rows = np.full((len(ids), length), size, np.int64)  # a shorter history feature: padded
+    real = ids != F.PAD
+    rows[:, : ids.shape[1]][real] = prepared.catalogue_rows(ids[real])
+    return rows
+
+
+def next_movie(
+    prepared: Prepared, lists, seed: int, config: NextMovieConfig | None = None
+) -> dict[str, np.ndarray]:
+    """Per part, the lists' logits of a `NextMovieNetwork` fit on the train part's ratings
+    that have a history (each from the movies before it, a full softmax over the catalogue),
+    early-stopped on the validation part's HR@k over the whole catalogue, seen movies kept."""
+    config = config or NextMovieConfig()
+    size = len(prepared.catalogue[F.MOVIE_ID.name])
+
+    def examples(part: str) -> tuple[np.ndarray, np.ndarray]:
+        columns = prepared.parts[part]
+        history = history_rows(prepared, columns, config.history)
+        has = history[:, 0] != size
+        return history[has], prepared.catalogue_rows(columns[F.MOVIE_ID.name][has])
+
+    tf.keras.utils.set_random_seed(seed)
+    network = NextMovieNetwork(size, config)
+    network.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-3),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[tf.keras.metrics.SparseTopKCategoricalAccuracy(config.monitor_k, name="hr")],
+    )
+    stop = tf.keras.callbacks.EarlyStopping(
+        "val_hr", mode="max", patience=config.patience, restore_best_weights=True
+    )
+    network.fit(
+        *examples("train"),
+        validation_data=examples("validation"),
+        batch_size=config.batch_size,
+        epochs=config.max_epochs,
+        callbacks=[stop],
+        verbose=2,
+    )
+    return {
+        part: gathered(
+            network.predict(history_rows(prepared, lists[part].queries, config.history), verbose=0),
+            lists[part],
+        )
+        for part in PARTS
+    }
 
 
 def list_metrics(scores: np.ndarray, lists: CandidateLists) -> tuple[float, float]:

@@ -333,6 +333,7 @@ def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tf
         "retrieval-space cosine to the newest movie",
         "mean rating",
         "demographic lift",
+        "next-movie model (SASRec-style)",
         "scorer on the lists of a quarter of the users",
         "scorer on the lists of half of the users",
     }
@@ -396,6 +397,39 @@ def test_mean_rating_and_demographic_lift_read_the_ratings_before_the_queries():
     assert np.allclose(lift[1], share([0, 1, 0]) - overall)
     assert np.allclose(lift[2], share([2, 0, 0]) - overall)  # an unseen age bucket adds 0
     assert lift[0, 0] > 0 > lift[1, 0] and lift[1, 1] > 0 > lift[0, 1]
+
+
+def test_next_movie_model_learns_which_movie_follows_the_newest_one():
+    from types import SimpleNamespace
+
+    from benchmarks import ranker_signals
+    from core import features as F
+    from core.columns import Gathered
+    from ranking.candidates import CandidateLists
+
+    ids = np.array([f"m{i}" for i in range(40)], dtype=object)
+    index = {m: i for i, m in enumerate(ids)}
+    rng = np.random.default_rng(0)
+
+    def part(count):  # movie k is always followed by movie k + 1 (mod 40); 2 random older
+        newest = rng.integers(0, 40, count)
+        history = ids[np.column_stack([newest, rng.integers(0, 40, (count, 2))])]
+        history[: count // 4, 1:] = F.PAD  # some histories of one movie
+        return {F.MOVIE_ID.name: ids[(newest + 1) % 40], F.RECENT_MOVIE_IDS.name: history}
+
+    prepared = SimpleNamespace(
+        catalogue={F.MOVIE_ID.name: ids},
+        catalogue_rows=lambda m: np.array([index[x] for x in m], dtype=np.int64),
+        parts={"train": part(2000), "validation": part(200)},
+    )
+    queries = {F.RECENT_MOVIE_IDS.name: ids[[[2, 30, 7], [39, 3, 0]]]}
+    lists = CandidateLists(queries, Gathered(np.tile(np.arange(40), (2, 1)), ids), None, None, 2)
+    config = ranker_signals.NextMovieConfig(  # stops at the first epoch with HR@1 at its best
+        history=3, dim=16, blocks=1, batch_size=64, monitor_k=1
+    )
+    logits = ranker_signals.next_movie(prepared, {"validation": lists, "test": lists}, 0, config)
+    assert logits["test"].shape == (2, 40)
+    assert logits["test"].argmax(axis=1).tolist() == [3, 0]  # after m2: m3; after m39: m0
 
 
 def test_signal_metrics_count_ties_against_the_users_movie_and_pick_the_weight_on_validation():
