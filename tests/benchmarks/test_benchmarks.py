@@ -336,9 +336,12 @@ def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tf
         "next-movie model (SASRec-style)",
         "scorer on the lists of a quarter of the users",
         "scorer on the lists of half of the users",
+        ranker_signals.EVERY_FAMILY,
     }
-    not_fused = {"retrieval order", "scorer", *(n for n in rows if n.startswith("scorer on"))}
     held, users = result["lists"]["test"]
+    every = rows.pop(ranker_signals.EVERY_FAMILY)
+    assert set(every["chosen"]) <= set(rows) and every["fused_test_hr@10"] <= held / 12
+    not_fused = {"retrieval order", "scorer", *(n for n in rows if n.startswith("scorer on"))}
     assert users == 12 and held <= users
     for name, row in rows.items():  # a share of the 12 test users (4 decimals), at most held
         assert abs(row["test_hr@10"] * 12 - round(row["test_hr@10"] * 12)) < 12 * 5e-5, name
@@ -347,7 +350,8 @@ def test_signals_benchmark_fuses_every_family_with_the_scorer(tiny_movielens, tf
             assert "weight" not in row, name
         else:
             assert row["weight"] in ranker_signals.WEIGHTS
-    assert "| EASE, whole profile |" in (tmp_path / "results" / "signals.md").read_text()
+    markdown = (tmp_path / "results" / "signals.md").read_text()
+    assert "| EASE, whole profile |" in markdown and "Every family at once: " in markdown
     assert (tmp_path / "results" / "signals.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -397,6 +401,40 @@ def test_mean_rating_and_demographic_lift_read_the_ratings_before_the_queries():
     assert np.allclose(lift[1], share([0, 1, 0]) - overall)
     assert np.allclose(lift[2], share([2, 0, 0]) - overall)  # an unseen age bucket adds 0
     assert lift[0, 0] > 0 > lift[1, 0] and lift[1, 1] > 0 > lift[0, 1]
+
+
+def test_every_family_at_once_adds_only_families_that_lift_validation():
+    from types import SimpleNamespace
+
+    from benchmarks import ranker_signals
+
+    order = -np.arange(20.0)  # the scorer ranks candidate i at i
+    scorer = np.tile(order, (4, 1))
+    lists = SimpleNamespace(positive=np.full(4, 12), num_queries=4)  # scorer alone: all miss
+    at_positive = np.zeros((4, 20))
+    at_positive[:, 12] = 1.0
+    families = {
+        "helps": at_positive,
+        "misleads": -at_positive,  # puts the user's movie last
+        "says nothing": np.zeros((4, 20)),
+    }
+    both = dict.fromkeys(ranker_signals.PARTS, lists)
+    per_part = lambda x: dict.fromkeys(ranker_signals.PARTS, x)  # noqa: E731
+
+    row = ranker_signals.every_family(
+        per_part(scorer), {n: per_part(f) for n, f in families.items()}, both
+    )
+
+    # z-scores: the user's movie gets (12 - 9.5) / -5.77 from the scorer and 4.36 w from
+    # "helps"; from w = 0.2 it is in the top 10, from w = 1 first; nothing lifts it further
+    assert row["chosen"] == {"helps": 1.0}
+    assert row["fused_validation_hr@10"] == row["fused_test_hr@10"] == 1.0
+    assert row["fused_test_ndcg@10"] == 1.0
+
+    nothing = ranker_signals.every_family(
+        per_part(scorer), {"misleads": per_part(-at_positive)}, both
+    )
+    assert nothing["chosen"] == {} and nothing["fused_test_hr@10"] == 0.0
 
 
 def test_next_movie_model_learns_which_movie_follows_the_newest_one():
