@@ -81,10 +81,16 @@ def recommend(r: dict) -> str:
         for name, t in r["targets"].items()
     )
     grpc = r.get("grpc", {})
+    by_second = ", ".join(
+        f"{g['ratio']:.2f}x on the {g['users']} test ratings {group}"
+        for group, g in r.get("by_second", {}).items()
+    )
+    by_second = f" By test rating: {by_second}." if by_second else ""
     return (
         _table(head, rows, {1: "max", 2: "max", 3: "max", 4: "max"})
         + f"\nTwo-stage against retrieval alone: {ours['hr@10'] / alone['hr@10']:.2f}x HR@10, "
-        f"{ours['ndcg@10'] / alone['ndcg@10']:.2f}x NDCG@10, on {r['users']} test users. "
+        f"{ours['ndcg@10'] / alone['ndcg@10']:.2f}x NDCG@10, on {r['users']} test users."
+        f"{by_second} "
         f"Targets: {targets}. Through the local gRPC server: {grpc.get('same_top_k')} of "
         f"{grpc.get('users')} users got the identical top {grpc.get('k')}.\n\n" + _stamp(r)
     )

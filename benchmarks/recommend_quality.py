@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from core import features as F
 from core import plots
+from core.data import Columns
 from core.dataset import Prepared, prepare
 from core.reports import write_report
 from pipelines import composite, jobs
@@ -46,6 +47,8 @@ TARGETS = {"hr@10": 0.20, "ndcg@10": 0.10, "vs_retrieval": 1.2}
 TARGETS_DATASET = "movielens-100k"  # the absolute HR@10 and NDCG@10 targets were set on it
 BOOTSTRAP_DRAWS = 2000  # resamples of the test users for the ratio's interval
 COMPARED = ("two-stage (ours)", "retrieval alone")  # the ratio's numerator, its denominator
+SHARES_SECOND = "sharing a second with the user's newest known rating"
+OWN_SECOND = "in a second of its own"
 
 
 def run(
@@ -114,6 +117,7 @@ def run(
     for name, value in sampled.items():
         rows[name]["sampled_hr@10"] = value
     hits = {name: hits_at_10(lists[name], test_movies) for name in COMPARED}
+    tied = shares_second(prepared.known(), prepared.parts["test"])
     result = {
         "dataset": cfg.data.dataset,
         "split": "temporal",
@@ -124,6 +128,8 @@ def run(
         # test users (rows of the test part) whose movie is in the top 10: the paired
         # bootstrap can be redone from the file, and over seeds (run_seeds)
         "users_hit": {name: np.flatnonzero(hit).tolist() for name, hit in hits.items()},
+        "users_sharing_second": np.flatnonzero(tied).tolist(),
+        "by_second": by_second(hits, tied, cfg.data.seed),
     }
     if grpc_pass:
         expected = lists["two-stage (ours)"][:, : cfg.k]
@@ -154,6 +160,7 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
         ours, alone = (result["metrics"][name] for name in COMPARED)
         for name in COMPARED:
             hits[name].append(np.isin(np.arange(result["users"]), result["users_hit"][name]))
+        tied = np.isin(np.arange(result["users"]), result.get("users_sharing_second", []))
         per_seed[str(seed)] = {
             "two-stage hr@10": ours["hr@10"],
             "two-stage ndcg@10": ours["ndcg@10"],
@@ -185,6 +192,8 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
             "target": TARGETS["vs_retrieval"],
             "met": bool(pooled >= TARGETS["vs_retrieval"]),
         },
+        # the split does not depend on the seed: the same test ratings share a second in each
+        "by_second": by_second({name: np.array(hits[name]) for name in COMPARED}, tied, seeds[0]),
     }
     lines = [
         f"# What users receive over {len(seeds)} seeds: {cfg.data.dataset}, temporal split",
@@ -206,6 +215,7 @@ def run_seeds(cfg: PipelineConfig, output_dir: str, seeds: list[int]) -> dict:
         f"interval {p['interval_95'][0]}-{p['interval_95'][1]} (paired bootstrap over the "
         f"{ours.shape[1]} test users, each user's hits summed over the seeds; "
         f"{BOOTSTRAP_DRAWS} resamples). Target {p['target']}: {'met' if p['met'] else 'not met'}.",
+        *by_second_table(result["by_second"]),
     ]
     markdown = "\n".join(lines) + "\n"
     write_report(os.path.join(output_dir, "recommend-seeds"), result, markdown)
@@ -334,6 +344,47 @@ def hits_at_10(found: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return (found[:, :10] == targets[:, None]).any(axis=1)
 
 
+def shares_second(known: Columns, test: Columns) -> np.ndarray:
+    """[test users] bool: the test rating has the same timestamp as the user's newest known
+    (train + validation) rating. There the split's order, and so which movie is the test one,
+    is MovieLens's movie id, not the user's; elsewhere it is the movie they rated next.
+
+    Args:
+      known: Ratings sorted by (user, time, movie) with `user_id` and `timestamp`.
+      test: One rating per user, with `user_id` and `timestamp`.
+    """
+    users, times = known[F.USER_ID.name], known[F.TIMESTAMP.name]
+    newest = np.r_[users[1:] != users[:-1], True] if len(users) else np.zeros(0, bool)
+    newest_time = dict(zip(users[newest].tolist(), times[newest].tolist()))
+    return np.array(
+        [
+            newest_time.get(user) == time
+            for user, time in zip(test[F.USER_ID.name].tolist(), test[F.TIMESTAMP.name].tolist())
+        ],
+        dtype=bool,
+    )
+
+
+def by_second(hits: dict[str, np.ndarray], tied: np.ndarray, seed: int) -> dict:
+    """HR@10 of each list in `hits` ([users] bool, or [seeds, users]: pooled over the seeds),
+    and the two-stage over retrieval ratio with its interval over the group's users
+    (`ratio_interval`), on the test users whose rating shares its second with their newest
+    known one (`tied`, [users]) and on the others; an empty group is left out."""
+    out = {}
+    for group, members in ((SHARES_SECOND, tied), (OWN_SECOND, ~tied)):
+        if not members.any():
+            continue
+        rates = {name: float(hit[..., members].mean()) for name, hit in hits.items()}
+        ours, alone = (hits[name][..., members] for name in COMPARED)
+        out[group] = {
+            "users": int(members.sum()),
+            "hr@10": {name: round(rate, 4) for name, rate in rates.items()},
+            "ratio": round(hit_ratio(*(rates[name] for name in COMPARED)), 3),
+            "interval_95": [round(v, 3) for v in ratio_interval(ours, alone, seed)],
+        }
+    return out
+
+
 def hit_ratio(ours: float, alone: float) -> float:
     """Ours over retrieval alone (hit rates or hit counts); inf when retrieval hits none."""
     return float(ours / alone) if alone else float("inf")
@@ -438,6 +489,27 @@ def _targets(rows: dict, dataset: str, interval: tuple[float, float]) -> dict:
     return goals
 
 
+def by_second_table(groups: dict) -> list[str]:
+    """Markdown lines of `by_second`'s groups (none for no groups)."""
+    if not groups:
+        return []
+    lines = [
+        "",
+        "MovieLens records seconds and users rate in bursts; the split orders a second's "
+        "ratings by movie id. The same two lists on each kind of test rating:",
+        "",
+        f"| test ratings | {COMPARED[0]} HR@10 | {COMPARED[1]} HR@10 | ratio | 95 % interval |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for group, g in groups.items():
+        ours, alone = (g["hr@10"][name] for name in COMPARED)
+        low, high = g["interval_95"]
+        lines.append(
+            f"| {group} ({g['users']}) | {ours:.4f} | {alone:.4f} | {g['ratio']} | {low}-{high} |"
+        )
+    return lines
+
+
 def to_markdown(result: dict) -> str:
     lines = [
         f"# What users receive: {result['dataset']}, temporal split, {result['users']} test users",
@@ -462,6 +534,7 @@ def to_markdown(result: dict) -> str:
         f"HR@10 against retrieval alone: 95 % interval {low}-{high} (paired bootstrap over "
         f"the test users, {BOOTSTRAP_DRAWS} resamples).",
     ]
+    lines += by_second_table(result.get("by_second", {}))
     if "grpc" in result:
         g = result["grpc"]
         lines += [

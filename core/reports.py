@@ -23,11 +23,24 @@ def measured() -> dict:
         program = program if module.startswith(".") else f"python -m {module}"
     return {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{os.cpu_count()} CPU cores, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}",
+        "machine": f"{os.cpu_count()} CPU cores ({cpu_model()}), {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}",
         "command": " ".join([program, *sys.argv[1:]]),
         "wall_seconds": round(time.time() - _STARTED, 1),
     }
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's model name: the same seed trains differently on different CPUs (their
+    floating-point paths differ), so a result says which one measured it."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def write_report(stem: str, result: dict, markdown: str) -> None:

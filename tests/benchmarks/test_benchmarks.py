@@ -120,6 +120,7 @@ def test_recommend_benchmark_measures_the_exported_pipeline_against_every_peer(
     low, high = result["targets"]["hr@10 vs retrieval alone"]["interval_95"]
     assert low <= high
     assert result["grpc"]["same_top_k"] == result["grpc"]["users"] == 12
+    assert sum(group["users"] for group in result["by_second"].values()) == 12
     assert "| two-stage (ours) |" in (tmp_path / "results" / "recommend.md").read_text()
     assert (tmp_path / "results" / "recommend.png").read_bytes().startswith(b"\x89PNG")
 
@@ -139,6 +140,40 @@ def test_ratio_interval_resamples_users_with_both_lists_kept_together():
     assert ratio_interval(ours[None], alone[None], seed=0) == (low, high)
     swapped = np.stack([np.arange(100) < 30, (np.arange(100) >= 30) & (np.arange(100) < 60)])
     assert ratio_interval(swapped, swapped[::-1], seed=0) == (1.0, 1.0)
+
+
+def test_by_second_compares_the_lists_on_tied_and_untied_test_ratings():
+    from benchmarks.recommend_quality import OWN_SECOND, SHARES_SECOND, by_second, shares_second
+
+    users = np.array(["1", "1", "2", "2", "3", "4", "4"], dtype=object)
+    known = {"user_id": users, "timestamp": np.array([10, 20, 5, 7, 3, 1, 8])}
+    test = {
+        "user_id": np.array(["1", "2", "3", "4"], dtype=object),
+        "timestamp": np.array([20, 9, 3, 9]),
+    }
+    # user 1's test shares its second with their newest rating (20), not their first (10)
+    tied = shares_second(known, test)
+    assert tied.tolist() == [True, False, True, False]
+
+    tied = np.array([True, True, False, False, False, False])
+    hits = {
+        "two-stage (ours)": np.array([True, False, True, True, True, True]),
+        "retrieval alone": np.array([True, False, True, True, True, False]),
+    }
+    # the two tied users: the same hit (user 0) in both lists, so every resample gives 1.0;
+    # the four others: 4 hits against 3
+    groups = by_second(hits, tied, seed=0)
+    assert groups[SHARES_SECOND] == {
+        "users": 2,
+        "hr@10": {"two-stage (ours)": 0.5, "retrieval alone": 0.5},
+        "ratio": 1.0,
+        "interval_95": [1.0, 1.0],
+    }
+    own = groups[OWN_SECOND]
+    assert (own["users"], own["ratio"]) == (4, 1.333)
+    assert own["hr@10"] == {"two-stage (ours)": 1.0, "retrieval alone": 0.75}
+    assert 1.0 <= own["interval_95"][0] < 1.333 < own["interval_95"][1]
+    assert list(by_second(hits, np.zeros(6, bool), seed=0)) == [OWN_SECOND]  # no empty group
 
 
 def test_absolute_targets_are_judged_on_movielens_100k_only():
@@ -281,6 +316,7 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
     stand-in that answers by seed, 100 users) is trained with that `data.seed`; mean and
     sample sd; the ratio pooled over the seeds' hits, with its interval over the users."""
     from benchmarks import recommend_quality
+    from benchmarks.recommend_quality import OWN_SECOND, SHARES_SECOND
     from pipelines.config import PipelineConfig
 
     hit_rates = {1: (0.20, 0.16), 2: (0.18, 0.16), 3: (0.22, 0.20)}  # seed: (ours, alone)
@@ -299,6 +335,7 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
                 "two-stage (ours)": list(range(round(ours * 100))),
                 "retrieval alone": list(range(round(alone * 100))),
             },
+            "users_sharing_second": list(range(10)),
         }
 
     monkeypatch.setattr(recommend_quality, "run", one_run)
@@ -309,6 +346,20 @@ def test_recommend_over_seeds_reports_each_seed_and_the_spread(tmp_path, monkeyp
     table = (tmp_path / "recommend-seeds.md").read_text()
     assert "| 3 | 0.2200 | 0.1100 | 0.2000 | 0.1000 | 1.1000 |" in table
     assert "0.2000 ± 0.0200" in table
+    # users 0-9, hit by both lists at every seed; the other 90: ours 10 + 8 + 12 of 270 hits,
+    # retrieval's 6 + 6 + 10
+    tied, own = (result["by_second"][g] for g in (SHARES_SECOND, OWN_SECOND))
+    assert tied == {
+        "users": 10,
+        "hr@10": {"two-stage (ours)": 1.0, "retrieval alone": 1.0},
+        "ratio": 1.0,
+        "interval_95": [1.0, 1.0],
+    }
+    assert own["users"] == 90 and own["ratio"] == round(30 / 22, 3)
+    assert own["hr@10"] == {"two-stage (ours)": round(30 / 270, 4), "retrieval alone": 0.0815}
+    low, high = own["interval_95"]
+    assert 1.0 <= low < 1.364 < high  # retrieval's hits are a subset of ours in every seed
+    assert f"| {OWN_SECOND} (90) | 0.1111 | 0.0815 | 1.364 | {low}-{high} |" in table
     pooled = result["pooled ratio"]
     assert pooled["value"] == round(60 / 52, 3) and not pooled["met"]
     low, high = pooled["interval_95"]
