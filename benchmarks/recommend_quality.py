@@ -374,8 +374,9 @@ def by_second(hits: dict[str, np.ndarray], tied: np.ndarray, seed: int) -> dict:
     for group, members in ((SHARES_SECOND, tied), (OWN_SECOND, ~tied)):
         if not members.any():
             continue
-        rates = {name: float(hit[..., members].mean()) for name, hit in hits.items()}
-        ours, alone = (hits[name][..., members] for name in COMPARED)
+        grouped = {name: hit[..., members] for name, hit in hits.items()}
+        rates = {name: float(hit.mean()) for name, hit in grouped.items()}
+        ours, alone = (grouped[name] for name in COMPARED)
         out[group] = {
             "users": int(members.sum()),
             "hr@10": {name: round(rate, 4) for name, rate in rates.items()},
